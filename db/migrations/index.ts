@@ -1,0 +1,19 @@
+import type { Knex } from 'knex';
+import * as m20261123170000 from './20261123170000_accounts_orders.js';
+import * as m20261123170100 from './20261123170100_payments.js';
+import * as m20261123170200 from './20261123170200_request_log.js';
+
+export interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Every migration, in order. Listed here (not discovered on disk) so the same list runs under
+ * tsx, jest and the compiled dist alike. Add a new file and one line below.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261123170000_accounts_orders': m20261123170000,
+  '20261123170100_payments': m20261123170100,
+  '20261123170200_request_log': m20261123170200,
+};

@@ -1,0 +1,48 @@
+import express, { type Express } from 'express';
+import type { Config } from './config/config.js';
+import { notFound, plainErrorHandler } from './http/error-mapper.js';
+import { trustProxySetting, type IpAllowlist } from './http/ip-allowlist.js';
+import { requestId } from './http/request-id.js';
+import type { RequestLog } from './http/request-log.js';
+import { kaspiRoutes } from './kaspi/kaspi-routes.js';
+import type { PaymentService } from './payments/payment-service.js';
+import type { Router } from 'express';
+
+export interface PublicAppDeps {
+  config: Config;
+  allowlist: IpAllowlist;
+  payments: PaymentService;
+  requestLog: RequestLog;
+  /** More capabilities (JetPay) mount their routers here. */
+  routers?: Router[];
+}
+
+/**
+ * The public listener's app: Kaspi's path and JetPay's; nothing else of ours is reachable here.
+ * Built without listening, so tests drive it in-process.
+ */
+export function createApp(deps: PublicAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', trustProxySetting(deps.config.TRUST_PROXY));
+  app.use(requestId);
+  app.use(
+    kaspiRoutes({
+      path: deps.config.KASPI_PATH,
+      allowlist: deps.allowlist,
+      payments: deps.payments,
+      requestLog: deps.requestLog,
+      rules: {
+        accountRegex: new RegExp(deps.config.ACCOUNT_REGEX, 'u'),
+        minSum: deps.config.PAY_MIN_SUM,
+        maxSum: deps.config.PAY_MAX_SUM,
+        txnDateOffset: deps.config.KASPI_TXN_DATE_OFFSET,
+      },
+    }),
+  );
+  for (const r of deps.routers ?? []) app.use(r);
+  app.use(notFound);
+  app.use(plainErrorHandler);
+  return app;
+}

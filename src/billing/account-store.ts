@@ -1,0 +1,160 @@
+import type { Knex } from 'knex';
+import { dbTime, type Db } from '../db/db.js';
+import { toTiyn, type Tiyn } from '../payments/money.js';
+import type { OrderStatus } from './billing.js';
+
+export interface Account {
+  account: string;
+  name: string;
+  balance: Tiyn;
+  status: 'active' | 'closed';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Order {
+  number: string;
+  account: string | null;
+  amount: Tiyn;
+  paidAmount: Tiyn;
+  status: OrderStatus;
+  paidTxnId: string | null;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type Row = Record<string, unknown>;
+
+const toAccount = (r: Row): Account => ({
+  account: String(r.account),
+  name: String(r.name ?? ''),
+  balance: toTiyn(r.balance),
+  status: r.status === 'closed' ? 'closed' : 'active',
+  createdAt: String(r.created_at),
+  updatedAt: String(r.updated_at),
+});
+
+const toOrder = (r: Row): Order => ({
+  number: String(r.number),
+  account: r.account == null ? null : String(r.account),
+  amount: toTiyn(r.amount),
+  paidAmount: toTiyn(r.paid_amount ?? 0),
+  status: r.status as OrderStatus,
+  paidTxnId: r.paid_txn_id == null ? null : String(r.paid_txn_id),
+  description: String(r.description ?? ''),
+  createdAt: String(r.created_at),
+  updatedAt: String(r.updated_at),
+});
+
+/** Embedded billing's accounts and orders. */
+export class AccountStore {
+  constructor(private readonly db: Db) {}
+
+  private q(trx?: Knex.Transaction) {
+    return trx ?? this.db.knex;
+  }
+
+  async addAccount(a: { account: string; name?: string; balance?: Tiyn }): Promise<Account> {
+    const now = dbTime();
+    await this.db.knex('accounts').insert({
+      account: a.account,
+      name: a.name ?? '',
+      balance: a.balance ?? 0,
+      status: 'active',
+      created_at: now,
+      updated_at: now,
+    });
+    return (await this.getAccount(a.account)) as Account;
+  }
+
+  async getAccount(account: string, trx?: Knex.Transaction): Promise<Account | null> {
+    const r = await this.q(trx)('accounts').where({ account }).first();
+    return r ? toAccount(r) : null;
+  }
+
+  async listAccounts(opts: { limit?: number; offset?: number } = {}): Promise<Account[]> {
+    const rows = await this.db.knex('accounts')
+      .orderBy('id')
+      .limit(opts.limit ?? 100)
+      .offset(opts.offset ?? 0);
+    return rows.map(toAccount);
+  }
+
+  async setAccountStatus(account: string, status: 'active' | 'closed'): Promise<boolean> {
+    const n = await this.db.knex('accounts').where({ account }).update({ status, updated_at: dbTime() });
+    return n > 0;
+  }
+
+  /** Adds to an active account's balance; false when there is no such active account. */
+  async creditBalance(trx: Knex.Transaction, account: string, amount: Tiyn): Promise<boolean> {
+    const n = await trx('accounts')
+      .where({ account, status: 'active' })
+      .update({ balance: trx.raw('balance + ?', [amount]), updated_at: dbTime() });
+    return n === 1;
+  }
+
+  async addOrder(o: { number: string; amount: Tiyn; account?: string | null; description?: string }): Promise<Order> {
+    const now = dbTime();
+    await this.db.knex('orders').insert({
+      number: o.number,
+      account: o.account ?? null,
+      amount: o.amount,
+      paid_amount: 0,
+      status: 'open',
+      description: o.description ?? '',
+      created_at: now,
+      updated_at: now,
+    });
+    return (await this.getOrder(o.number)) as Order;
+  }
+
+  async getOrder(number: string, trx?: Knex.Transaction, forUpdate = false): Promise<Order | null> {
+    let q = this.q(trx)('orders').where({ number });
+    if (forUpdate && this.db.dialect === 'mysql') q = q.forUpdate();
+    const r = await q.first();
+    return r ? toOrder(r) : null;
+  }
+
+  async listOrders(opts: { limit?: number; offset?: number } = {}): Promise<Order[]> {
+    const rows = await this.db.knex('orders')
+      .orderBy('id')
+      .limit(opts.limit ?? 100)
+      .offset(opts.offset ?? 0);
+    return rows.map(toOrder);
+  }
+
+  async cancelOrder(number: string): Promise<boolean> {
+    const n = await this.db.knex('orders')
+      .where({ number, status: 'open' })
+      .update({ status: 'cancelled', updated_at: dbTime() });
+    return n > 0;
+  }
+
+  async markOrderPaid(trx: Knex.Transaction, number: string, amount: Tiyn, txnId: string, full: boolean): Promise<void> {
+    await trx('orders')
+      .where({ number })
+      .update({
+        paid_amount: trx.raw('paid_amount + ?', [amount]),
+        status: full ? 'paid' : 'open',
+        paid_txn_id: txnId,
+        updated_at: dbTime(),
+      });
+  }
+
+  async addLedgerEntry(
+    trx: Knex.Transaction,
+    e: { paymentId: string; kind: 'credit' | 'refund'; ref?: string; account: string | null; orderNumber?: string | null; amount: Tiyn },
+  ): Promise<string> {
+    const [id] = await trx('account_ledger').insert({
+      payment_id: e.paymentId,
+      kind: e.kind,
+      ref: e.ref ?? '',
+      account: e.account,
+      order_number: e.orderNumber ?? null,
+      amount: e.amount,
+      created_at: dbTime(),
+    });
+    return String(id);
+  }
+}

@@ -1,0 +1,177 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseTenge } from '../payments/money.js';
+
+/**
+ * Every setting the service reads, each with its env name, default and a doc line.
+ * Layers, later wins: schema defaults < config/default.json < config/<NODE_ENV>.json < environment.
+ * The result is validated once at start and frozen.
+ */
+
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const tenge = z.string().transform((v, ctx) => {
+  const t = parseTenge(v);
+  if (t === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be tenge like 100.00' });
+    return z.NEVER;
+  }
+  return t;
+});
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).describe('development | test | production'),
+  HOST: z.string().describe('public listener address'),
+  PORT: int(0, 65535).describe('public listener port'),
+  ADMIN_HOST: z.string().describe('admin listener address (keep it private)'),
+  ADMIN_PORT: int(0, 65535).describe('admin listener port'),
+  ADMIN_API_KEY: z.string().min(16).optional().describe('Bearer key for /api on the admin listener'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(mysql|mariadb):\/\/|^sqlite:/, 'must be mysql://user:pass@host:3306/db or sqlite:<file>')
+    .describe('database: mysql://... or sqlite:<file>'),
+  DB_POOL_MAX: int(1, 200).describe('connections per process (MySQL)'),
+  KASPI_PATH: z.string().startsWith('/').describe('path Kaspi calls for check/pay'),
+  KASPI_ALLOWED_IPS: z.string().describe('comma-separated CIDRs allowed to call the Kaspi path'),
+  TRUST_PROXY: z.string().describe('Express trust proxy: false, loopback, a CIDR list, or a hop count'),
+  ACCOUNT_REGEX: z.string().describe('regex an account must match (the one given to Kaspi)'),
+  PAY_MIN_SUM: tenge.describe('smallest payment, tenge'),
+  PAY_MAX_SUM: tenge.describe('largest payment, tenge'),
+  PAY_DEADLINE_MS: int(100, 14000).describe('a pay is answered within this budget'),
+  ORDER_ALLOW_PARTIAL: bool.describe('order mode: accept a pay below the amount due'),
+  KASPI_TXN_DATE_OFFSET: z
+    .string()
+    .regex(/^[+-]\d{2}:\d{2}$/)
+    .describe('UTC offset of txn_date (Kazakhstan: +05:00)'),
+  BILLING_ADAPTER: z.enum(['sql', 'http']).describe('sql = embedded accounts, http = external billing'),
+  BILLING_URL: z.string().url().optional().describe('external billing base URL'),
+  BILLING_TOKEN: z.string().optional().describe('Bearer token for the external billing'),
+  BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call'),
+  RETRY_CRON: z.string().describe('cron of the pending-credit retry job'),
+  JETPAY_PROJECT_ID: z.string().optional().describe('JetPay project id'),
+  JETPAY_SECRET: z.string().optional().describe('JetPay signing secret'),
+  REFUND_API_URL: z.string().url().optional().describe('Kaspi Refund API base URL'),
+  REFUND_API_LOGIN: z.string().optional().describe('Refund API login'),
+  REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
+  REFUND_AMOUNT_UNIT: z.enum(['tenge', 'tiyn']).describe('unit of ReturnAmount on the wire'),
+  REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
+  REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
+  REQUEST_LOG_RETENTION_DAYS: int(30, 3650).describe('request log kept this many days (>= 30)'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).describe('log level'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).describe('json lines or pretty text'),
+  SEED_DEMO_ACCOUNTS: bool.describe('create demo accounts at start (development)'),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+export type ConfigKey = keyof z.infer<typeof schema>;
+
+const KASPI_IP = '194.187.247.152/32';
+
+function defaults(env: string): Record<string, string> {
+  const dev = env !== 'production';
+  return {
+    NODE_ENV: env,
+    HOST: '0.0.0.0',
+    PORT: '8080',
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_PORT: '8081',
+    DATABASE_URL: 'sqlite:./data/gateway.sqlite',
+    DB_POOL_MAX: '10',
+    KASPI_PATH: '/payment_app.cgi',
+    KASPI_ALLOWED_IPS: dev ? `${KASPI_IP},127.0.0.0/8,::1/128` : KASPI_IP,
+    TRUST_PROXY: 'false',
+    ACCOUNT_REGEX: '^[^\\x00-\\x1f]{1,200}$',
+    PAY_MIN_SUM: '1.00',
+    PAY_MAX_SUM: '10000000.00',
+    PAY_DEADLINE_MS: '10000',
+    ORDER_ALLOW_PARTIAL: 'false',
+    KASPI_TXN_DATE_OFFSET: '+05:00',
+    BILLING_ADAPTER: 'sql',
+    BILLING_TIMEOUT_MS: '5000',
+    RETRY_CRON: '*/30 * * * * *',
+    REFUND_AMOUNT_UNIT: 'tenge',
+    REFUND_POLL_CRON: '*/1 * * * *',
+    REFUND_BACKOFF_MS: '60000',
+    REQUEST_LOG_RETENTION_DAYS: '90',
+    LOG_LEVEL: env === 'test' ? 'warn' : 'info',
+    LOG_FORMAT: dev ? 'pretty' : 'json',
+    SEED_DEMO_ACCOUNTS: env === 'development' ? 'true' : 'false',
+  };
+}
+
+/** Settings production cannot guess: it refuses to start without them. */
+const REQUIRED_IN_PRODUCTION: ConfigKey[] = ['DATABASE_URL', 'ADMIN_API_KEY'];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function readJson(file: string): Record<string, unknown> {
+  if (!fs.existsSync(file)) return {};
+  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith('//')));
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides win over everything: tests and the composition root use them. */
+  overrides?: Partial<Record<ConfigKey, string | number | boolean>>;
+  configDir?: string;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const nodeEnv = String(opts.overrides?.NODE_ENV ?? env.NODE_ENV ?? 'development');
+  const dir = opts.configDir ?? path.resolve('config');
+  const fromEnv: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  const fileLayers = { ...readJson(path.join(dir, 'default.json')), ...readJson(path.join(dir, `${nodeEnv}.json`)) };
+  const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
+  const merged = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
+
+  const problems: string[] = [];
+  if (nodeEnv === 'production') {
+    for (const key of REQUIRED_IN_PRODUCTION) {
+      if (explicit[key] === undefined || explicit[key] === '') problems.push(`${key} is required in production`);
+    }
+  }
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  } else {
+    const c = parsed.data;
+    try {
+      new RegExp(c.ACCOUNT_REGEX, 'u');
+    } catch {
+      problems.push('ACCOUNT_REGEX: not a valid regular expression');
+    }
+    if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
+    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL) problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
+      problems.push('DATABASE_URL is required in production');
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError([...new Set(problems)]);
+  return Object.freeze({ ...parsed.data });
+}
+
+/** The documented settings, for the README table and `cli config`. */
+export function describeConfig(): { key: string; doc: string; dev: string; prod: string }[] {
+  const dev = defaults('development');
+  const prod = defaults('production');
+  return Object.entries(schema.shape).map(([key, s]) => ({
+    key,
+    doc: (s as z.ZodType).description ?? '',
+    dev: dev[key] ?? '',
+    prod: prod[key] ?? '',
+  }));
+}

@@ -1,0 +1,92 @@
+import { Router, type Request, type Response } from 'express';
+import { elapsedMs } from '../http/request-id.js';
+import { toKaspiAnswer } from '../http/error-mapper.js';
+import type { IpAllowlist } from '../http/ip-allowlist.js';
+import type { RequestLog } from '../http/request-log.js';
+import { getLogger } from '../log/logger.js';
+import type { PaymentService } from '../payments/payment-service.js';
+import { isRejection, validateKaspiRequest, type KaspiRules } from './kaspi-request.js';
+import { renderCheck, renderPay } from './kaspi-xml.js';
+
+const log = getLogger('kaspi');
+
+export interface KaspiDeps {
+  path: string;
+  allowlist: IpAllowlist;
+  rules: KaspiRules;
+  payments: PaymentService;
+  requestLog: RequestLog;
+}
+
+/**
+ * GET {KASPI_PATH}: Kaspi's check and pay. Every protocol outcome, errors included, is HTTP 200
+ * with an XML body; only a caller outside the allowlist gets a bare 403.
+ */
+export function kaspiRoutes(deps: KaspiDeps): Router {
+  const router = Router();
+
+  router.get(deps.path, async (req: Request, res: Response) => {
+    const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+    const entry = { channel: 'kaspi' as const, requestId: req.id, clientIp: req.ip, method: 'GET', request: rawQuery };
+
+    if (!deps.allowlist.allows(req.ip)) {
+      log.warn('caller outside the allowlist refused', { ip: req.ip, requestId: req.id });
+      res.status(403).type('text/plain').send('Forbidden');
+      deps.requestLog.record({ ...entry, httpStatus: 403, comment: 'forbidden', durationMs: elapsedMs(req) });
+      return;
+    }
+
+    const parsed = validateKaspiRequest(rawQuery, deps.rules);
+    let body: string;
+    let result: number;
+    let comment: string;
+    const command = isRejection(parsed) ? parsed.command : parsed.command;
+    const txnId = parsed.txnId;
+
+    if (isRejection(parsed)) {
+      ({ result, comment } = parsed);
+      body =
+        parsed.command === 'pay'
+          ? renderPay({ txnId, prvTxn: null, sum: null, result, comment })
+          : renderCheck({ txnId, result, comment });
+    } else if (parsed.command === 'check') {
+      try {
+        const out = await deps.payments.check(parsed.account);
+        ({ result, comment } = out);
+        body = renderCheck({ txnId, result, comment, fields: out.fields });
+      } catch (e) {
+        log.warn('check failed: billing unavailable', { err: e, txnId, requestId: req.id });
+        ({ result, comment } = toKaspiAnswer(e));
+        body = renderCheck({ txnId, result, comment });
+      }
+    } else {
+      // pay() answers every failure itself (4 when in doubt); it does not throw.
+      const out = await deps.payments.pay({
+        source: 'kaspi',
+        txnId: parsed.txnId,
+        account: parsed.account,
+        amount: parsed.sum as number,
+        txnDateRaw: parsed.txnDateRaw,
+        txnDate: parsed.txnDateUtc,
+        txnDateIso: parsed.txnDateIso,
+        extra: parsed.extra,
+      });
+      ({ result, comment } = out);
+      body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });
+    }
+
+    res.status(200).type('text/xml; charset=utf-8').send(body);
+    deps.requestLog.record({
+      ...entry,
+      command,
+      txnId,
+      httpStatus: 200,
+      result,
+      comment,
+      response: body,
+      durationMs: elapsedMs(req),
+    });
+  });
+
+  return router;
+}

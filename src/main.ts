@@ -1,0 +1,203 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import type { Express, Router } from 'express';
+import { createAdminApp } from './admin/admin-app.js';
+import { createApp } from './app.js';
+import { AccountStore } from './billing/account-store.js';
+import type { Billing } from './billing/billing.js';
+import { SqlBilling } from './billing/sql-billing.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { createDb, type Db } from './db/db.js';
+import { migrateLatest } from './db/migrate.js';
+import { IpAllowlist } from './http/ip-allowlist.js';
+import { RequestLog } from './http/request-log.js';
+import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
+import { parseTenge } from './payments/money.js';
+import { PaymentService } from './payments/payment-service.js';
+import { PaymentStore } from './payments/payment-store.js';
+
+/**
+ * The composition root: config → db → stores → services → apps → jobs. Plain functions, no
+ * container; a test swaps a piece by passing another in `overrides`.
+ */
+
+export interface Stores {
+  accounts: AccountStore;
+  payments: PaymentStore;
+  requestLog: RequestLog;
+}
+
+export interface Services {
+  billing: Billing;
+  payments: PaymentService;
+}
+
+export interface Overrides {
+  db?: Db;
+  billing?: (stores: Stores, config: Config) => Billing;
+}
+
+export interface Gateway {
+  config: Config;
+  db: Db;
+  stores: Stores;
+  services: Services;
+  app: Express;
+  adminApp: Express;
+  /** Listens on PORT and ADMIN_PORT (0 = any free port); resolves with the bound ports. */
+  start(): Promise<{ port: number; adminPort: number }>;
+  /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
+  stop(): Promise<void>;
+}
+
+export function createStores(db: Db): Stores {
+  return { accounts: new AccountStore(db), payments: new PaymentStore(db), requestLog: new RequestLog(db) };
+}
+
+export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
+  const billing =
+    overrides.billing?.(stores, config) ??
+    new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
+  return { billing, payments: new PaymentService(db, stores.payments, billing) };
+}
+
+export function createApps(config: Config, db: Db, stores: Stores, services: Services) {
+  const publicRouters: Router[] = [];
+  const adminRouters: Router[] = [];
+  const app = createApp({
+    config,
+    allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
+    payments: services.payments,
+    requestLog: stores.requestLog,
+    routers: publicRouters,
+  });
+  const adminApp = createAdminApp({ db, routers: adminRouters });
+  return { app, adminApp };
+}
+
+export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
+  const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
+  if (bad !== null) throw new ConfigError([`KASPI_ALLOWED_IPS: "${bad}" is not an IP address or CIDR`]);
+  registerSecrets(config.JETPAY_SECRET, config.BILLING_TOKEN, config.REFUND_API_PASSWORD, config.ADMIN_API_KEY);
+
+  const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  await migrateLatest(db);
+  const stores = createStores(db);
+  const services = createServices(config, db, stores, overrides);
+  const { app, adminApp } = createApps(config, db, stores, services);
+
+  const servers: http.Server[] = [];
+  const listen = (a: Express, port: number, host: string) =>
+    new Promise<http.Server>((resolve, reject) => {
+      const server = http.createServer(a);
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(server));
+    });
+
+  return {
+    config,
+    db,
+    stores,
+    services,
+    app,
+    adminApp,
+    async start() {
+      const pub = await listen(app, config.PORT, config.HOST);
+      const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
+      servers.push(pub, admin);
+      return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
+    },
+    async stop() {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+            }),
+        ),
+      );
+      await stores.requestLog.flush();
+      if (!overrides.db) await db.close();
+    },
+  };
+}
+
+const DEMO_ACCOUNTS = [
+  { account: '7770000001', name: 'Ivan Petrov', balance: '1500.00' },
+  { account: '7770000002', name: 'Айгуль Нурланова', balance: '0.00' },
+  { account: '7770000003', name: 'School No. 7 Canteen', balance: '250.50' },
+];
+
+async function seedDemo(g: Gateway, port: number): Promise<void> {
+  for (const a of DEMO_ACCOUNTS) {
+    if (!(await g.stores.accounts.getAccount(a.account))) {
+      await g.stores.accounts.addAccount({ account: a.account, name: a.name, balance: parseTenge(a.balance) ?? 0 });
+    }
+  }
+  if (!(await g.stores.accounts.getOrder('ORD-1001'))) {
+    await g.stores.accounts.addOrder({ number: 'ORD-1001', amount: 450000, account: '7770000001', description: 'Invoice 1001' });
+  }
+  const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
+  const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);
+  process.stdout.write(
+    [
+      '',
+      `Demo accounts: ${DEMO_ACCOUNTS.map((a) => a.account).join(', ')}; demo order ORD-1001 (4500.00).`,
+      'Try them:',
+      `  curl '${base}?command=check&txn_id=1001&account=7770000001&sum=200.00'`,
+      `  curl '${base}?command=pay&txn_id=1001&account=7770000001&sum=200.00&txn_date=${when}'`,
+      `  npm run cli -- accounts show 7770000001`,
+      '',
+    ].join('\n'),
+  );
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`Refusing to start: ${e.message}\n`);
+      process.exit(78);
+    }
+    throw e;
+  }
+  configureLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
+  const log = getLogger('main');
+  const gateway = await buildGateway(config);
+  const { port, adminPort } = await gateway.start();
+  log.info('gateway listening', {
+    public: `${config.HOST}:${port}`,
+    admin: `${config.ADMIN_HOST}:${adminPort}`,
+    database: gateway.db.describe,
+    billing: config.BILLING_ADAPTER,
+    env: config.NODE_ENV,
+  });
+  if (config.SEED_DEMO_ACCOUNTS) await seedDemo(gateway, port);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    gateway
+      .stop()
+      .then(() => process.exit(0))
+      .catch((e: unknown) => {
+        log.error('unclean stop', { err: e });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    getLogger('main').error('failed to start', { err: e });
+    process.exit(1);
+  });
+}

@@ -1,0 +1,178 @@
+import type { Knex } from 'knex';
+import { dbTime, type Db } from '../db/db.js';
+import { toTiyn, type Tiyn } from './money.js';
+
+export type PaymentSource = 'kaspi' | 'jetpay';
+
+/**
+ * received → crediting → credited | failed; pending = the credit's outcome is in doubt and the
+ * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no).
+ */
+export type PaymentState =
+  | 'received'
+  | 'crediting'
+  | 'pending'
+  | 'credited'
+  | 'failed'
+  | 'awaiting_callback'
+  | 'declined';
+
+export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
+
+export interface Payment {
+  id: string; // prv_txn
+  source: PaymentSource;
+  txnId: string;
+  account: string;
+  amount: Tiyn;
+  txnDateRaw: string | null;
+  txnDate: string | null;
+  state: PaymentState;
+  result: number | null;
+  comment: string | null;
+  extra: Record<string, string> | null;
+  billingRef: string | null;
+  orderNumber: string | null;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  receivedAt: string;
+  updatedAt: string;
+  creditedAt: string | null;
+}
+
+export interface NewPayment {
+  source: PaymentSource;
+  txnId: string;
+  account: string;
+  amount: Tiyn;
+  txnDateRaw?: string | null;
+  txnDate?: string | null;
+  state: PaymentState;
+  extra?: Record<string, string> | null;
+}
+
+type Row = Record<string, unknown>;
+
+function toPayment(r: Row): Payment {
+  return {
+    id: String(r.id),
+    source: r.source as PaymentSource,
+    txnId: String(r.txn_id),
+    account: String(r.account),
+    amount: toTiyn(r.amount),
+    txnDateRaw: r.txn_date_raw == null ? null : String(r.txn_date_raw),
+    txnDate: r.txn_date == null ? null : String(r.txn_date),
+    state: r.state as PaymentState,
+    result: r.result == null ? null : Number(r.result),
+    comment: r.comment == null ? null : String(r.comment),
+    extra: r.extra == null ? null : (JSON.parse(String(r.extra)) as Record<string, string>),
+    billingRef: r.billing_ref == null ? null : String(r.billing_ref),
+    orderNumber: r.order_number == null ? null : String(r.order_number),
+    attempts: Number(r.attempts ?? 0),
+    nextAttemptAt: r.next_attempt_at == null ? null : String(r.next_attempt_at),
+    lastError: r.last_error == null ? null : String(r.last_error),
+    receivedAt: String(r.received_at),
+    updatedAt: String(r.updated_at),
+    creditedAt: r.credited_at == null ? null : String(r.credited_at),
+  };
+}
+
+export interface PaymentFilter {
+  from?: string;
+  to?: string;
+  account?: string;
+  state?: PaymentState;
+  source?: PaymentSource;
+  limit?: number;
+  offset?: number;
+}
+
+export class PaymentStore {
+  constructor(private readonly db: Db) {}
+
+  private q(trx?: Knex.Transaction) {
+    return trx ?? this.db.knex;
+  }
+
+  /** Inserts a payment; the unique key (source, txn_id) throws if it exists. Returns its id. */
+  async insert(trx: Knex.Transaction | undefined, p: NewPayment): Promise<string> {
+    const now = dbTime();
+    const [id] = await this.q(trx)('payments').insert({
+      source: p.source,
+      txn_id: p.txnId,
+      account: p.account,
+      amount: p.amount,
+      txn_date_raw: p.txnDateRaw ?? null,
+      txn_date: p.txnDate ?? null,
+      state: p.state,
+      extra: p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null,
+      attempts: 0,
+      received_at: now,
+      updated_at: now,
+    });
+    return String(id);
+  }
+
+  async findByTxn(source: PaymentSource, txnId: string, trx?: Knex.Transaction): Promise<Payment | null> {
+    const r = await this.q(trx)('payments').where({ source, txn_id: txnId }).first();
+    return r ? toPayment(r) : null;
+  }
+
+  async findById(id: string, trx?: Knex.Transaction): Promise<Payment | null> {
+    if (!/^\d{1,20}$/.test(id)) return null;
+    const r = await this.q(trx)('payments').where({ id }).first();
+    return r ? toPayment(r) : null;
+  }
+
+  /** Kaspi's txn_id is what operators search by; JetPay's payment ids live in the same column. */
+  async findByTxnAnySource(txnId: string): Promise<Payment[]> {
+    const rows = await this.db.knex('payments').where({ txn_id: txnId }).orderBy('id');
+    return rows.map(toPayment);
+  }
+
+  async list(f: PaymentFilter = {}): Promise<Payment[]> {
+    let q = this.db.knex('payments').orderBy('id', 'desc');
+    if (f.from) q = q.where('received_at', '>=', f.from);
+    if (f.to) q = q.where('received_at', '<', f.to);
+    if (f.account) q = q.where('account', f.account);
+    if (f.state) q = q.where('state', f.state);
+    if (f.source) q = q.where('source', f.source);
+    const rows = await q.limit(Math.min(f.limit ?? 100, 1000)).offset(f.offset ?? 0);
+    return rows.map(toPayment);
+  }
+
+  /**
+   * Moves a payment to a new state only from one of the states named: the row count says whether
+   * we won. This is how concurrent workers agree on who finishes a payment.
+   */
+  async transition(
+    trx: Knex.Transaction | undefined,
+    id: string,
+    from: readonly PaymentState[],
+    patch: {
+      state: PaymentState;
+      result?: number | null;
+      comment?: string | null;
+      billingRef?: string | null;
+      orderNumber?: string | null;
+      lastError?: string | null;
+      nextAttemptAt?: string | null;
+      incrementAttempts?: boolean;
+    },
+  ): Promise<boolean> {
+    const now = dbTime();
+    const q = this.q(trx);
+    const update: Record<string, unknown> = { state: patch.state, updated_at: now };
+    if (patch.result !== undefined) update.result = patch.result;
+    if (patch.comment !== undefined) update.comment = patch.comment?.slice(0, 255) ?? null;
+    if (patch.billingRef !== undefined) update.billing_ref = patch.billingRef;
+    if (patch.orderNumber !== undefined) update.order_number = patch.orderNumber;
+    if (patch.lastError !== undefined) update.last_error = patch.lastError?.slice(0, 500) ?? null;
+    if (patch.nextAttemptAt !== undefined) update.next_attempt_at = patch.nextAttemptAt;
+    if (patch.incrementAttempts) update.attempts = q.raw('attempts + 1');
+    if (patch.state === 'credited') update.credited_at = now;
+    const n = await q('payments').where({ id }).whereIn('state', from).update(update);
+    return n === 1;
+  }
+}
