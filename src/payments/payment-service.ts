@@ -2,7 +2,8 @@ import type { Billing, Field } from '../billing/billing.js';
 import { isRetryableTxError, isUniqueViolation, type Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
 import type { Tiyn } from './money.js';
-import { FINAL_STATES, type Payment, type PaymentSource, type PaymentStore } from './payment-store.js';
+import { NotFoundError } from '../http/errors.js';
+import { FINAL_STATES, type Payment, type PaymentSource, type PaymentState, type PaymentStore } from './payment-store.js';
 
 const log = getLogger('payments');
 
@@ -99,6 +100,50 @@ export class PaymentService {
       };
     }
     return { result: 4, comment: COMMENT_PROCESSING, prvTxn: p.id, amount: p.amount, created: false };
+  }
+
+  /**
+   * Credits a payment that is already stored (JetPay's deposit, once its success callback comes).
+   * The conditional move out of one of `from` decides who credits it: a concurrent or repeated
+   * call finds the state moved on and gets the stored answer instead.
+   */
+  async creditStored(paymentId: string, from: readonly PaymentState[], amount?: Tiyn): Promise<PayOutcome> {
+    if (this.billing.kind !== 'sql') throw new Error('only the embedded billing is wired in this build');
+    const billing = this.billing;
+    return this.db.knex.transaction(async (trx) => {
+      const p = await this.payments.findById(paymentId, trx);
+      if (!p) throw new NotFoundError('payment');
+      if (!(await this.payments.transition(trx, p.id, from, { state: 'crediting' }))) {
+        const now = await this.payments.findById(paymentId, trx);
+        return this.answerFor(now as Payment);
+      }
+      const credit = amount ?? p.amount;
+      const outcome = await billing.creditInTransaction(trx, {
+        paymentId: p.id,
+        source: p.source,
+        txnId: p.txnId,
+        account: p.account,
+        amount: credit,
+        txnDate: p.txnDate,
+      });
+      if (outcome.ok) {
+        await this.payments.transition(trx, p.id, ['crediting'], {
+          state: 'credited',
+          result: 0,
+          comment: COMMENT_OK,
+          billingRef: outcome.billingRef,
+          orderNumber: outcome.orderNumber ?? null,
+        });
+        log.info('payment credited', { source: p.source, txnId: p.txnId, prvTxn: p.id, amount: credit });
+        return { result: 0, comment: COMMENT_OK, prvTxn: p.id, amount: credit, created: true } as PayOutcome;
+      }
+      await this.payments.transition(trx, p.id, ['crediting'], {
+        state: 'failed',
+        result: outcome.result,
+        comment: outcome.comment,
+      });
+      return { result: outcome.result, comment: outcome.comment, prvTxn: p.id, amount: credit, created: true };
+    });
   }
 
   private async payOnce(req: PayRequest): Promise<PayOutcome> {
