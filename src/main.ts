@@ -79,7 +79,12 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
   const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
   if (bad !== null) throw new ConfigError([`KASPI_ALLOWED_IPS: "${bad}" is not an IP address or CIDR`]);
-  registerSecrets(config.JETPAY_SECRET, config.BILLING_TOKEN, config.REFUND_API_PASSWORD, config.ADMIN_API_KEY);
+  registerSecrets(
+    config.JETPAY_SECRET,
+    config.BILLING_TOKEN,
+    config.REFUND_API_PASSWORD,
+    config.ADMIN_API_KEY,
+  );
 
   const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
   await migrateLatest(db);
@@ -133,11 +138,20 @@ const DEMO_ACCOUNTS = [
 async function seedDemo(g: Gateway, port: number): Promise<void> {
   for (const a of DEMO_ACCOUNTS) {
     if (!(await g.stores.accounts.getAccount(a.account))) {
-      await g.stores.accounts.addAccount({ account: a.account, name: a.name, balance: parseTenge(a.balance) ?? 0 });
+      await g.stores.accounts.addAccount({
+        account: a.account,
+        name: a.name,
+        balance: parseTenge(a.balance) ?? 0,
+      });
     }
   }
   if (!(await g.stores.accounts.getOrder('ORD-1001'))) {
-    await g.stores.accounts.addOrder({ number: 'ORD-1001', amount: 450000, account: '7770000001', description: 'Invoice 1001' });
+    await g.stores.accounts.addOrder({
+      number: 'ORD-1001',
+      amount: 450000,
+      account: '7770000001',
+      description: 'Invoice 1001',
+    });
   }
   const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
   const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);

@@ -134,14 +134,18 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const v = env[key];
     if (v !== undefined && v !== '') fromEnv[key] = v;
   }
-  const fileLayers = { ...readJson(path.join(dir, 'default.json')), ...readJson(path.join(dir, `${nodeEnv}.json`)) };
+  const fileLayers = {
+    ...readJson(path.join(dir, 'default.json')),
+    ...readJson(path.join(dir, `${nodeEnv}.json`)),
+  };
   const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
   const merged = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
 
   const problems: string[] = [];
   if (nodeEnv === 'production') {
     for (const key of REQUIRED_IN_PRODUCTION) {
-      if (explicit[key] === undefined || explicit[key] === '') problems.push(`${key} is required in production`);
+      if (explicit[key] === undefined || explicit[key] === '')
+        problems.push(`${key} is required in production`);
     }
   }
   const parsed = schema.safeParse(merged);
@@ -155,7 +159,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push('ACCOUNT_REGEX: not a valid regular expression');
     }
     if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
-    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL) problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL)
+      problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }
