@@ -132,12 +132,7 @@ export class RequestLog {
 
 function isDataError(e: unknown): boolean {
   const err = e as { code?: string; errno?: number; sqlState?: string };
-  return (
-    err?.sqlState?.startsWith('22') === true ||
-    err?.code === 'SQLITE_CONSTRAINT' ||
-    err?.code === 'SQLITE_TOOBIG' ||
-    err?.code === 'SQLITE_MISMATCH'
-  );
+  return /^2[23]/.test(err?.sqlState ?? '') || /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH)/.test(err?.code ?? '');
 }
 
 function toRow(e: RequestLogEntry): Row {
