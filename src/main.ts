@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Express, Router } from 'express';
 import { createAdminApp } from './admin/admin-app.js';
+import { adminApiRoutes } from './admin/admin-api-routes.js';
+import { adminAuth } from './admin/admin-auth.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
@@ -16,6 +18,13 @@ import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
 import { PaymentStore } from './payments/payment-store.js';
+import { RefundApiClient } from './refunds/refund-api-client.js';
+import { SqlRefundBilling, type RefundBilling } from './refunds/refund-billing.js';
+import { RefundPoller } from './refunds/refund-poller.js';
+import { refundRoutes } from './refunds/refund-routes.js';
+import { RefundService } from './refunds/refund-service.js';
+import { RefundStore } from './refunds/refund-store.js';
+import { RefundTokenStore } from './refunds/refund-token-store.js';
 
 /**
  * The composition root: config → db → stores → services → apps → jobs. Plain functions, no
@@ -25,17 +34,25 @@ import { PaymentStore } from './payments/payment-store.js';
 export interface Stores {
   accounts: AccountStore;
   payments: PaymentStore;
+  refunds: RefundStore;
   requestLog: RequestLog;
 }
 
 export interface Services {
   billing: Billing;
   payments: PaymentService;
+  refunds: RefundService;
+  refundPoller: RefundPoller;
+  /** null when REFUND_API_URL is not set. */
+  refundApi: RefundApiClient | null;
+  refundTokens: RefundTokenStore | null;
 }
 
 export interface Overrides {
   db?: Db;
   billing?: (stores: Stores, config: Config) => Billing;
+  /** How a refund's SUCCESS reaches the billing side; the embedded one by default. */
+  refundBilling?: (stores: Stores, config: Config) => RefundBilling;
 }
 
 export interface Gateway {
@@ -52,19 +69,60 @@ export interface Gateway {
 }
 
 export function createStores(db: Db): Stores {
-  return { accounts: new AccountStore(db), payments: new PaymentStore(db), requestLog: new RequestLog(db) };
+  return {
+    accounts: new AccountStore(db),
+    payments: new PaymentStore(db),
+    refunds: new RefundStore(db),
+    requestLog: new RequestLog(db),
+  };
 }
 
 export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
   const billing =
     overrides.billing?.(stores, config) ??
     new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
-  return { billing, payments: new PaymentService(db, stores.payments, billing) };
+  const payments = new PaymentService(db, stores.payments, billing);
+
+  let refundApi: RefundApiClient | null = null;
+  let refundTokens: RefundTokenStore | null = null;
+  if (config.REFUND_API_URL) {
+    // The store fetches through the client, the client takes tokens from the store.
+    refundTokens = new RefundTokenStore(db, () => (refundApi as RefundApiClient).getToken(), {
+      lockMs: config.REFUND_API_TIMEOUT_MS * 2 + 5000,
+      waitMs: config.REFUND_API_TIMEOUT_MS * 3 + 5000,
+    });
+    refundApi = new RefundApiClient(
+      {
+        baseUrl: config.REFUND_API_URL,
+        login: config.REFUND_API_LOGIN ?? '',
+        password: config.REFUND_API_PASSWORD ?? '',
+        timeoutMs: config.REFUND_API_TIMEOUT_MS,
+      },
+      stores.requestLog,
+      refundTokens,
+    );
+  }
+  const refundBilling = overrides.refundBilling?.(stores, config) ?? new SqlRefundBilling(stores.accounts);
+  const refunds = new RefundService(db, stores.refunds, refundApi, refundBilling, {
+    amountUnit: config.REFUND_AMOUNT_UNIT,
+    backoffMs: config.REFUND_BACKOFF_MS,
+    maxAgeDays: config.REFUND_MAX_AGE_DAYS,
+  });
+  const refundPoller = new RefundPoller(stores.refunds, refunds);
+  return { billing, payments, refunds, refundPoller, refundApi, refundTokens };
 }
 
 export function createApps(config: Config, db: Db, stores: Stores, services: Services) {
   const publicRouters: Router[] = [];
-  const adminRouters: Router[] = [];
+  const adminRouters: Router[] = [
+    adminAuth(config.ADMIN_API_KEY),
+    adminApiRoutes({
+      payments: stores.payments,
+      accounts: services.billing.kind === 'sql' ? stores.accounts : null,
+      refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
+    }),
+    refundRoutes({ refunds: services.refunds }),
+  ];
   const app = createApp({
     config,
     allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
@@ -79,7 +137,12 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
   const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
   if (bad !== null) throw new ConfigError([`KASPI_ALLOWED_IPS: "${bad}" is not an IP address or CIDR`]);
-  registerSecrets(config.JETPAY_SECRET, config.BILLING_TOKEN, config.REFUND_API_PASSWORD, config.ADMIN_API_KEY);
+  registerSecrets(
+    config.JETPAY_SECRET,
+    config.BILLING_TOKEN,
+    config.REFUND_API_PASSWORD,
+    config.ADMIN_API_KEY,
+  );
 
   const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
   await migrateLatest(db);
@@ -133,11 +196,20 @@ const DEMO_ACCOUNTS = [
 async function seedDemo(g: Gateway, port: number): Promise<void> {
   for (const a of DEMO_ACCOUNTS) {
     if (!(await g.stores.accounts.getAccount(a.account))) {
-      await g.stores.accounts.addAccount({ account: a.account, name: a.name, balance: parseTenge(a.balance) ?? 0 });
+      await g.stores.accounts.addAccount({
+        account: a.account,
+        name: a.name,
+        balance: parseTenge(a.balance) ?? 0,
+      });
     }
   }
   if (!(await g.stores.accounts.getOrder('ORD-1001'))) {
-    await g.stores.accounts.addOrder({ number: 'ORD-1001', amount: 450000, account: '7770000001', description: 'Invoice 1001' });
+    await g.stores.accounts.addOrder({
+      number: 'ORD-1001',
+      amount: 450000,
+      account: '7770000001',
+      description: 'Invoice 1001',
+    });
   }
   const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
   const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);
