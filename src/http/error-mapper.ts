@@ -11,8 +11,10 @@ const log = getLogger('http');
  */
 export function toHttpAnswer(err: unknown): { status: number; body: { error: string; message: string } } {
   const e = err as { type?: string; status?: number; statusCode?: number };
-  if (e?.type === 'entity.too.large') return { status: 413, body: { error: 'too_large', message: 'request body too large' } };
-  if (e?.type === 'entity.parse.failed') return { status: 400, body: { error: 'validation', message: 'malformed JSON' } };
+  if (e?.type === 'entity.too.large')
+    return { status: 413, body: { error: 'too_large', message: 'request body too large' } };
+  if (e?.type === 'entity.parse.failed')
+    return { status: 400, body: { error: 'validation', message: 'malformed JSON' } };
   if (isAppError(err) && err.operational) {
     return { status: err.httpStatus, body: { error: err.code, message: err.message } };
   }
@@ -36,7 +38,10 @@ export function plainErrorHandler(err: unknown, req: Request, res: Response, _ne
   const answer = toHttpAnswer(err);
   if (answer.status >= 500) log.error('request failed', { err, path: req.path, requestId: req.id });
   if (res.headersSent) return;
-  res.status(answer.status).type('text/plain').send(answer.status === 500 ? 'Internal Error' : answer.body.message);
+  res
+    .status(answer.status)
+    .type('text/plain')
+    .send(answer.status === 500 ? 'Internal Error' : answer.body.message);
 }
 
 /** Kaspi's protocol: every failure is an XML result; a failure we did not foresee is 5 on check. */
