@@ -238,7 +238,7 @@ export class RefundApiClient {
     let lease = await this.tokens.current();
     let raw = await this.post(path, body, lease.token, meta);
     if (raw.httpStatus === 401 || raw.httpStatus === 403) {
-      log.warn('Refund API refused the token: renewing it and repeating once', {
+      log.debug('Refund API refused our token: taking a new one, repeating the call once', {
         call: meta.command,
         httpStatus: raw.httpStatus,
       });
