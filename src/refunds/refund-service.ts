@@ -127,6 +127,19 @@ export class RefundService {
     await this.apply(refund, answer, 'RefundStatus');
   }
 
+  /**
+   * A person looked at a flagged, stopped or FATAL refund and wants it followed again: it is due
+   * at the next poll, and its flag is cleared so a new problem flags it again.
+   */
+  async resume(id: string): Promise<Refund> {
+    const r = await this.get(id);
+    if (!(await this.store.resume(id, MOVABLE))) {
+      throw new ConflictError(`refund ${id} is ${r.status}: final, nothing to follow`);
+    }
+    log.info('refund resumed by a person', { refundId: id, status: r.status });
+    return (await this.store.findById(id)) as Refund;
+  }
+
   /** Flags refunds still not final after REFUND_MAX_AGE_DAYS; each once. */
   async flagIfTooOld(refund: Refund, now = new Date()): Promise<void> {
     const created = new Date(`${refund.createdAt.replace(' ', 'T')}Z`).getTime();

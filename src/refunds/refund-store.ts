@@ -227,7 +227,8 @@ export class RefundStore {
       .knex('refunds')
       .where((q) =>
         q
-          .whereIn('status', PENDING_STATUSES)
+          // fatal only has an appointment once a person resumed it
+          .whereIn('status', [...PENDING_STATUSES, 'fatal'])
           // SUCCESS not yet told to a billing that is told after commit (http).
           .orWhere((s) => s.where('status', 'success').whereNull('billing_notified_at')),
       )
@@ -274,6 +275,17 @@ export class RefundStore {
     if (patch.billingNotified) u.billing_notified_at = now;
     if (patch.billingRef !== undefined) u.billing_ref = patch.billingRef?.slice(0, 100) ?? null;
     const n = await q('refunds').where({ id }).whereIn('status', from).update(u);
+    return n === 1;
+  }
+
+  /** A person's go-ahead: poll this refund again now, and flag it anew if it still goes wrong. */
+  async resume(id: string, from: readonly RefundStatus[]): Promise<boolean> {
+    const now = dbTime();
+    const n = await this.db
+      .knex('refunds')
+      .where({ id })
+      .whereIn('status', from)
+      .update({ next_poll_at: now, flagged_at: null, flag_reason: null, updated_at: now });
     return n === 1;
   }
 

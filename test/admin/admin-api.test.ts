@@ -26,27 +26,50 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
     ['post', '/api/refunds'],
     ['post', '/api/accounts'],
     ['get', '/api/unknown'],
-  ] as const)('when %s %s comes without the key or with a wrong one, then 401 and nothing done', async (method, path) => {
-    const accounts = await t.gateway.db.knex('accounts').count({ n: '*' });
-    const none = await t.admin()[method](path).send({ account: 'intruder' });
-    expect(none.status).toBe(401);
-    expect(none.body.error).toBe('unauthorized');
-    expect(none.headers['www-authenticate']).toBe('Bearer');
-    for (const header of [`Bearer ${ADMIN_KEY}x`, `Bearer ${ADMIN_KEY.slice(0, -1)}`, `Basic ${ADMIN_KEY}`, ADMIN_KEY, 'Bearer ']) {
-      const wrong = await t.admin()[method](path).set('Authorization', header).send({ account: 'intruder' });
-      expect(wrong.status).toBe(401);
-    }
-    expect(await t.gateway.db.knex('accounts').count({ n: '*' })).toEqual(accounts);
-  });
+  ] as const)(
+    'when %s %s comes without the key or with a wrong one, then 401 and nothing done',
+    async (method, path) => {
+      const accounts = await t.gateway.db.knex('accounts').count({ n: '*' });
+      const none = await t.admin()[method](path).send({ account: 'intruder' });
+      expect(none.status).toBe(401);
+      expect(none.body.error).toBe('unauthorized');
+      expect(none.headers['www-authenticate']).toBe('Bearer');
+      for (const header of [
+        `Bearer ${ADMIN_KEY}x`,
+        `Bearer ${ADMIN_KEY.slice(0, -1)}`,
+        `Basic ${ADMIN_KEY}`,
+        ADMIN_KEY,
+        'Bearer ',
+      ]) {
+        const wrong = await t
+          .admin()
+          [method](path)
+          .set('Authorization', header)
+          .send({ account: 'intruder' });
+        expect(wrong.status).toBe(401);
+      }
+      expect(await t.gateway.db.knex('accounts').count({ n: '*' })).toEqual(accounts);
+    },
+  );
 
   it('when /healthz is asked without a key, then it still answers', async () => {
     expect((await t.admin().get('/healthz')).status).toBe(200);
   });
 
   it('when an account is created and read, then balances are "100.00" strings and integer tiyn', async () => {
-    const created = await t.admin().post('/api/accounts').set(AUTH).send({ account: 'A-100', name: 'Айгуль', balance: '100.50' });
+    const created = await t
+      .admin()
+      .post('/api/accounts')
+      .set(AUTH)
+      .send({ account: 'A-100', name: 'Айгуль', balance: '100.50' });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ account: 'A-100', name: 'Айгуль', balance: '100.50', balanceMinor: 10050, status: 'active' });
+    expect(created.body).toMatchObject({
+      account: 'A-100',
+      name: 'Айгуль',
+      balance: '100.50',
+      balanceMinor: 10050,
+      status: 'active',
+    });
     const read = await t.admin().get('/api/accounts/A-100').set(AUTH);
     expect(read.status).toBe(200);
     expect(read.body).toEqual(created.body);
@@ -62,7 +85,11 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
   it('when a payment is shown, then with its refunds and what is left to refund', async () => {
     const p = await creditedPayment(t, '250.00');
     fake.script(p.txnId, [{ status: 0 }]);
-    const refund = await t.admin().post('/api/refunds').set(AUTH).send({ txnId: p.txnId, amount: '100.00', reason: 'part' });
+    const refund = await t
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .send({ txnId: p.txnId, amount: '100.00', reason: 'part' });
     const res = await t.admin().get(`/api/payments/${p.txnId}`).set(AUTH);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -78,8 +105,16 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
     expect(res.body.refunds.map((r: { id: string }) => r.id)).toEqual([refund.body.id]);
     expect(typeof res.body.txnId).toBe('string');
     expect(noFloats(res.body)).toEqual([]);
-    const shown = await t.admin().get(`/api/refunds/${String(refund.body.id)}`).set(AUTH);
-    expect(shown.body).toMatchObject({ txnId: p.txnId, amount: '100.00', amountMinor: 10000, status: 'accepted' });
+    const shown = await t
+      .admin()
+      .get(`/api/refunds/${String(refund.body.id)}`)
+      .set(AUTH);
+    expect(shown.body).toMatchObject({
+      txnId: p.txnId,
+      amount: '100.00',
+      amountMinor: 10000,
+      status: 'accepted',
+    });
     expect(noFloats(shown.body)).toEqual([]);
     expect((await t.admin().get(`/api/payments/${newTxnId()}`).set(AUTH)).status).toBe(404);
     expect((await t.admin().get('/api/refunds/999999999').set(AUTH)).status).toBe(404);
@@ -104,7 +139,10 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
     const future = await t.admin().get('/api/payments?from=2999-01-01').set(AUTH);
     expect(future.body.payments).toEqual([]);
     const today = new Date().toISOString().slice(0, 10);
-    const window = await t.admin().get(`/api/payments?from=${today}T00:00:00Z&to=2999-01-01&limit=2`).set(AUTH);
+    const window = await t
+      .admin()
+      .get(`/api/payments?from=${today}T00:00:00Z&to=2999-01-01&limit=2`)
+      .set(AUTH);
     expect(window.body.payments).toHaveLength(2);
     for (const bad of ['status=nope', 'from=yesterday', 'limit=0', 'limit=abc', 'source=paypal']) {
       const res = await t.admin().get(`/api/payments?${bad}`).set(AUTH);

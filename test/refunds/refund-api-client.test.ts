@@ -56,7 +56,9 @@ describe.each(dbKinds)('[%s] Refund API client', (kind) => {
   it('when Kaspi answers 403 once, then the same: a new token and one repeat', async () => {
     const tokensBefore = fake.calls.GetToken;
     fake.inject(403);
-    const a = await client().refundStatus((await client().refundRequest(request())).requestIdentificator as string);
+    const a = await client().refundStatus(
+      (await client().refundRequest(request())).requestIdentificator as string,
+    );
     expect(a.statusCode).toBe(2);
     expect(fake.calls.GetToken).toBe(tokensBefore + 1);
   });
@@ -65,16 +67,27 @@ describe.each(dbKinds)('[%s] Refund API client', (kind) => {
     const tokensBefore = fake.calls.GetToken;
     const callsBefore = fake.calls.RefundStatus;
     fake.inject(401, 403);
-    await expect(client().refundStatus('whatever')).rejects.toMatchObject({ failure: 'auth', transient: true });
+    await expect(client().refundStatus('whatever')).rejects.toMatchObject({
+      failure: 'auth',
+      transient: true,
+    });
     expect(fake.calls.GetToken).toBe(tokensBefore + 1);
     expect(fake.calls.RefundStatus).toBe(callsBefore + 2);
   });
 
   it('when the answer is garbage, a 500 or an HTML page, then a typed transient error', async () => {
     fake.inject('garbage');
-    await expect(client().refundStatus('x')).rejects.toMatchObject({ failure: 'malformed', transient: true, outcomeUnknown: true });
+    await expect(client().refundStatus('x')).rejects.toMatchObject({
+      failure: 'malformed',
+      transient: true,
+      outcomeUnknown: true,
+    });
     fake.inject(500);
-    await expect(client().refundStatus('x')).rejects.toMatchObject({ failure: 'http', transient: true, upstreamStatus: 500 });
+    await expect(client().refundStatus('x')).rejects.toMatchObject({
+      failure: 'http',
+      transient: true,
+      upstreamStatus: 500,
+    });
     fake.inject('html');
     await expect(client().refundStatus('x')).rejects.toMatchObject({ failure: 'http', upstreamStatus: 502 });
   });
@@ -82,7 +95,9 @@ describe.each(dbKinds)('[%s] Refund API client', (kind) => {
   it('when the connection is closed after the request is applied, then the outcome is reported unknown', async () => {
     const r = request();
     fake.inject('drop');
-    const err = (await client().refundRequest(r).catch((e: unknown) => e)) as RefundApiError;
+    const err = (await client()
+      .refundRequest(r)
+      .catch((e: unknown) => e)) as RefundApiError;
     expect(err).toBeInstanceOf(RefundApiError);
     expect(err).toMatchObject({ failure: 'connection', transient: true, outcomeUnknown: true });
     expect(fake.filed(r.refundIdentificator)).toBeDefined();
@@ -100,7 +115,10 @@ describe.each(dbKinds)('[%s] Refund API client', (kind) => {
     );
     fake.refundDelayMs = 600;
     try {
-      await expect(slow.refundStatus('x')).rejects.toMatchObject({ failure: 'timeout', outcomeUnknown: true });
+      await expect(slow.refundStatus('x')).rejects.toMatchObject({
+        failure: 'timeout',
+        outcomeUnknown: true,
+      });
     } finally {
       fake.refundDelayMs = 0;
     }
@@ -127,7 +145,8 @@ describe.each(dbKinds)('[%s] Refund API client', (kind) => {
   it('when calls were made, then each is in the request log with the token and password masked', async () => {
     const rows = await refundApiLog(t.gateway);
     const commands = new Set(rows.map((r) => r.command));
-    for (const c of ['GetToken', 'CheckToken', 'RefundRequest', 'RefundStatus']) expect(commands).toContain(c);
+    for (const c of ['GetToken', 'CheckToken', 'RefundRequest', 'RefundStatus'])
+      expect(commands).toContain(c);
     const all = JSON.stringify(rows);
     for (const token of fake.issued) expect(all).not.toContain(token);
     expect(all).not.toContain(fake.password);

@@ -25,7 +25,12 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
   });
 
   const post = (g: TestGateway, body: unknown, headers: Record<string, string> = {}) =>
-    g.admin().post('/api/refunds').set(AUTH).set(headers).send(body as object);
+    g
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .set(headers)
+      .send(body as object);
 
   /** The request is refused with this status and code, and neither a row nor a call to Kaspi follows. */
   async function refused(g: TestGateway, body: unknown, status: number, code: string, message?: RegExp) {
@@ -55,7 +60,12 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
     const p = await creditedPayment(t, '500.00');
     fake.script(p.txnId, [{ status: 0 }]);
     expect((await post(t, { txnId: p.txnId, amount: '300.00', reason: 'part 1' })).status).toBe(202);
-    const over = await refused(t, { txnId: p.txnId, amount: '250.00', reason: 'part 2' }, 422, 'refund_exceeds_payment');
+    const over = await refused(
+      t,
+      { txnId: p.txnId, amount: '250.00', reason: 'part 2' },
+      422,
+      'refund_exceeds_payment',
+    );
     expect(over.message).toMatch(/200\.00 of 500\.00/);
     expect((await post(t, { txnId: p.txnId, amount: '200.00', reason: 'part 2' })).status).toBe(202);
     await refused(t, { txnId: p.txnId, amount: '1.00', reason: 'part 3' }, 422, 'refund_exceeds_payment');
@@ -86,7 +96,12 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
   it('when REFUND_AMOUNT_UNIT is tenge, then ReturnAmount is whole tenge on the wire', async () => {
     const p = await creditedPayment(t, '500.00');
     const res = await post(t, { txnId: p.txnId, amount: '123.00', reason: 'tenge' });
-    expect(res.body).toMatchObject({ amount: '123.00', amountMinor: 12300, returnAmount: 123, returnAmountUnit: 'tenge' });
+    expect(res.body).toMatchObject({
+      amount: '123.00',
+      amountMinor: 12300,
+      returnAmount: 123,
+      returnAmountUnit: 'tenge',
+    });
     const sent = fake.received.filter((r) => r.paymentId === p.txnId);
     expect(sent.map((r) => r.returnAmount)).toEqual(['123']);
     expect(sent[0]?.rawBody).toContain(`"PaymentId":${p.txnId},"ReturnAmount":123,`);
@@ -97,7 +112,9 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
     const res = await post(tiyn, { txnId: p.txnId, amount: '100.50', reason: 'tiyn' });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ amountMinor: 10050, returnAmount: 10050, returnAmountUnit: 'tiyn' });
-    expect(fake.received.filter((r) => r.paymentId === p.txnId).map((r) => r.returnAmount)).toEqual(['10050']);
+    expect(fake.received.filter((r) => r.paymentId === p.txnId).map((r) => r.returnAmount)).toEqual([
+      '10050',
+    ]);
   });
 
   it('when the request is malformed, then a clear 400 and nothing stored', async () => {
@@ -117,7 +134,12 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
       [[1, 2], /JSON object/],
     ];
     for (const [body, message] of cases) await refused(t, body, 400, 'validation', message);
-    const broken = await t.admin().post('/api/refunds').set(AUTH).set('content-type', 'application/json').send('{"txnId":');
+    const broken = await t
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .set('content-type', 'application/json')
+      .send('{"txnId":');
     expect(broken.status).toBe(400);
     expect(broken.text).not.toMatch(/<html|at .*\.js/);
   });
@@ -132,14 +154,26 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
   it('when the same Idempotency-Key comes again, then the first refund is answered and nothing new is filed', async () => {
     const p = await creditedPayment(t, '500.00');
     const key = `idem-${p.txnId}`;
-    const first = await post(t, { txnId: p.txnId, amount: '10.00', reason: 'idem' }, { 'Idempotency-Key': key });
+    const first = await post(
+      t,
+      { txnId: p.txnId, amount: '10.00', reason: 'idem' },
+      { 'Idempotency-Key': key },
+    );
     const sent = fake.calls.RefundRequest;
-    const again = await post(t, { txnId: p.txnId, amount: '10.00', reason: 'idem' }, { 'Idempotency-Key': key });
+    const again = await post(
+      t,
+      { txnId: p.txnId, amount: '10.00', reason: 'idem' },
+      { 'Idempotency-Key': key },
+    );
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
     expect(fake.calls.RefundRequest).toBe(sent);
-    const other = await post(t, { txnId: p.txnId, amount: '11.00', reason: 'idem' }, { 'Idempotency-Key': key });
+    const other = await post(
+      t,
+      { txnId: p.txnId, amount: '11.00', reason: 'idem' },
+      { 'Idempotency-Key': key },
+    );
     expect(other.status).toBe(409);
     expect(await t.gateway.db.knex('refunds').where({ txn_id: p.txnId })).toHaveLength(1);
   });
@@ -149,7 +183,11 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
     try {
       const p = await creditedPayment(off, '100.00');
       const rows = await count(off.gateway, 'refunds');
-      const res = await off.admin().post('/api/refunds').set(AUTH).send({ txnId: p.txnId, amount: '1.00', reason: 'x' });
+      const res = await off
+        .admin()
+        .post('/api/refunds')
+        .set(AUTH)
+        .send({ txnId: p.txnId, amount: '1.00', reason: 'x' });
       expect(res.status).toBe(503);
       expect(res.body.error).toBe('refunds_disabled');
       expect(await count(off.gateway, 'refunds')).toBe(rows);

@@ -20,7 +20,11 @@ describe.each(dbKinds)('[%s] refund poller', (kind) => {
   });
 
   const file = async (txnId: string) => {
-    const res = await t.admin().post('/api/refunds').set(AUTH).send({ txnId, amount: '10.00', reason: 'poll' });
+    const res = await t
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .send({ txnId, amount: '10.00', reason: 'poll' });
     expect(res.status).toBe(202);
     return res.body as { id: string };
   };
@@ -93,7 +97,9 @@ describe.each(dbKinds)('[%s] refund poller', (kind) => {
       stoppedEarly: true,
     });
     const { RefundPoller } = await import('../../src/refunds/refund-poller.js');
-    const poller = new RefundPoller(t.gateway.stores.refunds, t.gateway.services.refunds, { ownerCheckEvery: 1 });
+    const poller = new RefundPoller(t.gateway.stores.refunds, t.gateway.services.refunds, {
+      ownerCheckEvery: 1,
+    });
     const run = await poller.runOnce({ stillOwner: async () => false });
     expect(run).toMatchObject({ polled: 1, stoppedEarly: true });
   });

@@ -33,13 +33,20 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
   });
 
   const file = async (txnId: string, amount = '100.00'): Promise<Json> => {
-    const res = await t.admin().post('/api/refunds').set(AUTH).send({ txnId, amount, reason: 'Возврат клиенту' });
+    const res = await t
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .send({ txnId, amount, reason: 'Возврат клиенту' });
     expect(res.status).toBe(202);
     expect(noFloats(res.body)).toEqual([]);
     return res.body as Json;
   };
   const show = async (id: unknown): Promise<Json> => {
-    const res = await t.admin().get(`/api/refunds/${String(id)}`).set(AUTH);
+    const res = await t
+      .admin()
+      .get(`/api/refunds/${String(id)}`)
+      .set(AUTH);
     expect(res.status).toBe(200);
     return res.body as Json;
   };
@@ -59,20 +66,29 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
     [4, 'in_progress'],
     [6, 'manual'],
     [7, 'in_progress_error'],
-  ])('when Kaspi answers the request with status %i, then the refund is %s and polled later', async (code, status) => {
-    const p = await scripted([{ status: code }, { status: 2 }]);
-    const r = await file(p.txnId);
-    expect(r).toMatchObject({ status, kaspiStatus: code, error: null, flagged: null });
-    expect(r.requestIdentificator).toEqual(expect.any(String));
-    expect(Date.parse(r.nextPollAt as string)).toBeGreaterThan(Date.now());
-    expect(await refundLedger(t.gateway, r.id as string)).toHaveLength(0);
-  });
+  ])(
+    'when Kaspi answers the request with status %i, then the refund is %s and polled later',
+    async (code, status) => {
+      const p = await scripted([{ status: code }, { status: 2 }]);
+      const r = await file(p.txnId);
+      expect(r).toMatchObject({ status, kaspiStatus: code, error: null, flagged: null });
+      expect(r.requestIdentificator).toEqual(expect.any(String));
+      expect(Date.parse(r.nextPollAt as string)).toBeGreaterThan(Date.now());
+      expect(await refundLedger(t.gateway, r.id as string)).toHaveLength(0);
+    },
+  );
 
   it('when Kaspi answers SUCCESS at once (ONLINE), then the refund is success and the account debited once', async () => {
     const p = await scripted([{ status: 2 }]);
     const before = await balanceOf(t.gateway, p.account);
     const r = await file(p.txnId, '120.00');
-    expect(r).toMatchObject({ status: 'success', kaspiStatus: 2, amount: '120.00', amountMinor: 12000, nextPollAt: null });
+    expect(r).toMatchObject({
+      status: 'success',
+      kaspiStatus: 2,
+      amount: '120.00',
+      amountMinor: 12000,
+      nextPollAt: null,
+    });
     expect(r.billingNotifiedAt).toEqual(expect.any(String));
     expect(await balanceOf(t.gateway, p.account)).toBe(before - 12000);
     const ledger = await refundLedger(t.gateway, r.id as string);
@@ -88,14 +104,17 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
   it.each([
     [1, 'declined'],
     [3, 'failed'],
-  ])('when Kaspi answers the request with status %i and no error, then the refund is %s, final', async (code, status) => {
-    const p = await scripted([{ status: code }]);
-    const before = await balanceOf(t.gateway, p.account);
-    const r = await file(p.txnId);
-    expect(r).toMatchObject({ status, kaspiStatus: code, nextPollAt: null });
-    expect(r.finishedAt).toEqual(expect.any(String));
-    expect(await balanceOf(t.gateway, p.account)).toBe(before);
-  });
+  ])(
+    'when Kaspi answers the request with status %i and no error, then the refund is %s, final',
+    async (code, status) => {
+      const p = await scripted([{ status: code }]);
+      const before = await balanceOf(t.gateway, p.account);
+      const r = await file(p.txnId);
+      expect(r).toMatchObject({ status, kaspiStatus: code, nextPollAt: null });
+      expect(r.finishedAt).toEqual(expect.any(String));
+      expect(await balanceOf(t.gateway, p.account)).toBe(before);
+    },
+  );
 
   it('when Kaspi answers FATAL (5), then polling stops and the refund is flagged for a person', async () => {
     const p = await scripted([{ status: 5 }]);
@@ -128,14 +147,21 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
   it.each([
     [3, 'failed'],
     [1, 'declined'],
-  ])('when a polled refund ends with status %i, then it is %s and the payment amount is free again', async (code, status) => {
-    const p = await scripted([{ status: 0 }, { status: code }], '100.00');
-    const r = await file(p.txnId, '100.00');
-    await tick();
-    expect(await show(r.id)).toMatchObject({ status, kaspiStatus: code, nextPollAt: null });
-    const again = await t.admin().post('/api/refunds').set(AUTH).send({ txnId: p.txnId, amount: '100.00', reason: 'again' });
-    expect(again.status).toBe(202);
-  });
+  ])(
+    'when a polled refund ends with status %i, then it is %s and the payment amount is free again',
+    async (code, status) => {
+      const p = await scripted([{ status: 0 }, { status: code }], '100.00');
+      const r = await file(p.txnId, '100.00');
+      await tick();
+      expect(await show(r.id)).toMatchObject({ status, kaspiStatus: code, nextPollAt: null });
+      const again = await t
+        .admin()
+        .post('/api/refunds')
+        .set(AUTH)
+        .send({ txnId: p.txnId, amount: '100.00', reason: 'again' });
+      expect(again.status).toBe(202);
+    },
+  );
 
   it('when a polled refund turns FATAL, then it is flagged and no longer polled', async () => {
     const p = await scripted([{ status: 0 }, { status: 5 }]);
@@ -187,15 +213,18 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
     [3, 1, 'declined'],
     [5, 1, 'declined'],
     [2, 3, 'failed'],
-  ])('when Kaspi refuses with error %i (statusCode %i), then the refund is %s with the error kept', async (errorCode, statusCode, status) => {
-    const p = await scripted([{ status: statusCode, error: { code: errorCode } }]);
-    const before = await balanceOf(t.gateway, p.account);
-    const r = await file(p.txnId);
-    expect(r).toMatchObject({ status, kaspiStatus: statusCode, nextPollAt: null });
-    expect((r.error as Json).code).toBe(errorCode);
-    expect(String((r.error as Json).message).length).toBeGreaterThan(0);
-    expect(await balanceOf(t.gateway, p.account)).toBe(before);
-  });
+  ])(
+    'when Kaspi refuses with error %i (statusCode %i), then the refund is %s with the error kept',
+    async (errorCode, statusCode, status) => {
+      const p = await scripted([{ status: statusCode, error: { code: errorCode } }]);
+      const before = await balanceOf(t.gateway, p.account);
+      const r = await file(p.txnId);
+      expect(r).toMatchObject({ status, kaspiStatus: statusCode, nextPollAt: null });
+      expect((r.error as Json).code).toBe(errorCode);
+      expect(String((r.error as Json).message).length).toBeGreaterThan(0);
+      expect(await balanceOf(t.gateway, p.account)).toBe(before);
+    },
+  );
 
   it('when the answer to the request is dropped after Kaspi filed it, then the poller files again, gets error 4 and follows the status', async () => {
     const p = await scripted([{ status: 0 }, { status: 2 }]);
@@ -207,7 +236,10 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
     expect(fake.filed(r.refundIdentificator as string)).toBeDefined();
     await tick(); // RefundRequest → error 4 with the identificator → RefundStatus → SUCCESS
     const s = await show(r.id);
-    expect(s).toMatchObject({ status: 'success', requestIdentificator: fake.filed(r.refundIdentificator as string)?.rid });
+    expect(s).toMatchObject({
+      status: 'success',
+      requestIdentificator: fake.filed(r.refundIdentificator as string)?.rid,
+    });
     expect(await balanceOf(t.gateway, p.account)).toBe(before - 7500);
     expect(fake.received.filter((x) => x.paymentId === p.txnId)).toHaveLength(2);
   });
@@ -233,7 +265,10 @@ describe.each(dbKinds)('[%s] refund statuses and error codes', (kind) => {
     const r = await file(p.txnId);
     fake.inject('drop');
     await tick();
-    expect(await show(r.id)).toMatchObject({ status: 'accepted', lastProblem: expect.stringMatching(/no answer/) });
+    expect(await show(r.id)).toMatchObject({
+      status: 'accepted',
+      lastProblem: expect.stringMatching(/no answer/),
+    });
     await tick();
     expect(await show(r.id)).toMatchObject({ status: 'success' });
   });

@@ -31,7 +31,10 @@ export function startRefundGateway(
 let accountSeq = 0;
 
 /** A Kaspi payment credited through the protocol, on an account of its own. */
-export async function creditedPayment(t: TestGateway, sum = '500.00'): Promise<{ txnId: string; account: string }> {
+export async function creditedPayment(
+  t: TestGateway,
+  sum = '500.00',
+): Promise<{ txnId: string; account: string }> {
   accountSeq += 1;
   const account = `R${process.pid}${accountSeq}${Math.floor(Math.random() * 1e6)}`;
   await t.gateway.stores.accounts.addAccount({ account, name: 'Refund Payer', balance: 0 });
@@ -43,10 +46,7 @@ export async function creditedPayment(t: TestGateway, sum = '500.00'): Promise<{
 
 /** Time passes: every refund with an appointment is due now. */
 export async function makeDue(g: Gateway): Promise<void> {
-  await g.db
-    .knex('refunds')
-    .whereNotNull('next_poll_at')
-    .update({ next_poll_at: '2000-01-01 00:00:00.000' });
+  await g.db.knex('refunds').whereNotNull('next_poll_at').update({ next_poll_at: '2000-01-01 00:00:00.000' });
 }
 
 export async function refundRows(g: Gateway, txnId: string): Promise<Record<string, unknown>[]> {

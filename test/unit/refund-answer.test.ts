@@ -1,8 +1,4 @@
-import {
-  parseValidTo,
-  readRefundAnswer,
-  refundRequestBody,
-} from '../../src/refunds/refund-api-client.js';
+import { parseValidTo, readRefundAnswer, refundRequestBody } from '../../src/refunds/refund-api-client.js';
 
 describe('Refund API wire format', () => {
   it('when an 18-digit PaymentId is written, then it is a bare integer, digit for digit', () => {
@@ -47,7 +43,10 @@ describe('Refund API wire format', () => {
       errorCode: null,
       requestIdentificator: 'r1',
     });
-    expect(readRefundAnswer(200, '{"statusCode":2,"error":null}')).toMatchObject({ statusCode: 2, errorCode: null });
+    expect(readRefundAnswer(200, '{"statusCode":2,"error":null}')).toMatchObject({
+      statusCode: 2,
+      errorCode: null,
+    });
     expect(readRefundAnswer(200, '{"statusCode":3,"error":{"code":-2}}')).toMatchObject({
       statusCode: 3,
       errorCode: -2,
