@@ -131,6 +131,7 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     if (!accounts)
       throw new NotFoundError('accounts', 'accounts live in the external billing (BILLING_ADAPTER=http)');
     const b = (req.body ?? {}) as Record<string, unknown>;
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     if (typeof b.account !== 'string' || !/^[^\x00-\x1f\x7f]{1,200}$/u.test(b.account)) {
       throw new ValidationError('account must be a string of 1 to 200 printable characters');
     }

@@ -30,7 +30,8 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
     'when %s %s comes without the key or with a wrong one, then 401 and nothing done',
     async (method, path) => {
       const accounts = await t.gateway.db.knex('accounts').count({ n: '*' });
-      const none = await t.admin()[method](path).send({ account: 'intruder' });
+      const bare = t.admin();
+      const none = await bare[method](path).send({ account: 'intruder' });
       expect(none.status).toBe(401);
       expect(none.body.error).toBe('unauthorized');
       expect(none.headers['www-authenticate']).toBe('Bearer');
@@ -41,11 +42,8 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
         ADMIN_KEY,
         'Bearer ',
       ]) {
-        const wrong = await t
-          .admin()
-          [method](path)
-          .set('Authorization', header)
-          .send({ account: 'intruder' });
+        const agent = t.admin();
+        const wrong = await agent[method](path).set('Authorization', header).send({ account: 'intruder' });
         expect(wrong.status).toBe(401);
       }
       expect(await t.gateway.db.knex('accounts').count({ n: '*' })).toEqual(accounts);
