@@ -20,7 +20,8 @@ export function startRefundGateway(
       REFUND_API_URL: fake.url,
       REFUND_API_LOGIN: fake.login,
       REFUND_API_PASSWORD: fake.password,
-      REFUND_API_TIMEOUT_MS: 2000,
+      // Generous: the machine running the suite is shared; the timeout itself is tested with its own client.
+      REFUND_API_TIMEOUT_MS: 10000,
       ...config,
     },
     {},
