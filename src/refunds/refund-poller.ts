@@ -82,3 +82,18 @@ export class RefundPoller {
     return run;
   }
 }
+
+/**
+ * The poller as a scheduler job (src/jobs/jobs.ts lists it). The lease outlives a slow tick: the
+ * scheduler renews it while the run lasts, and a tick that finds it held elsewhere is skipped.
+ */
+export function refundPollJob(poller: RefundPoller, cron: string) {
+  return {
+    name: 'refund-poll',
+    cron,
+    leaseMs: 120_000,
+    async run(ctx: PollContext): Promise<void> {
+      await poller.runOnce(ctx);
+    },
+  };
+}
