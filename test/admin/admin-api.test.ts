@@ -50,6 +50,18 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
     },
   );
 
+  it('when ADMIN_API_KEY is not set, then the API is closed, not open', async () => {
+    const open = await startRefundGateway(kind, fake, { ADMIN_API_KEY: undefined });
+    try {
+      const res = await open.admin().get('/api/payments').set('Authorization', 'Bearer undefined');
+      expect(res.status).toBe(401);
+      expect(res.body.message).toMatch(/ADMIN_API_KEY is not set/);
+      expect((await open.admin().get('/api/payments')).status).toBe(401);
+    } finally {
+      await open.close();
+    }
+  });
+
   it('when /healthz is asked without a key, then it still answers', async () => {
     expect((await t.admin().get('/healthz')).status).toBe(200);
   });
