@@ -51,8 +51,15 @@ const schema = z.object({
   BILLING_TOKEN: z.string().optional().describe('Bearer token for the external billing'),
   BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call'),
   RETRY_CRON: z.string().describe('cron of the pending-credit retry job'),
-  JETPAY_PROJECT_ID: z.string().optional().describe('JetPay project id'),
-  JETPAY_SECRET: z.string().optional().describe('JetPay signing secret'),
+  JETPAY_PROJECT_ID: z
+    .string()
+    .regex(/^\d{1,20}$/, 'must be the digits of the JetPay project id')
+    .optional()
+    .describe('JetPay project id; JetPay is on only when this and JETPAY_SECRET are set'),
+  JETPAY_SECRET: z.string().min(1).optional().describe('JetPay signing secret (HMAC-SHA512 key)'),
+  JETPAY_SKIP_SIGNATURE: bool.describe(
+    'development only: accept verify/check_deposit without a valid signature',
+  ),
   REFUND_API_URL: z.string().url().optional().describe('Kaspi Refund API base URL'),
   REFUND_API_LOGIN: z.string().optional().describe('Refund API login'),
   REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
@@ -92,6 +99,7 @@ function defaults(env: string): Record<string, string> {
     BILLING_ADAPTER: 'sql',
     BILLING_TIMEOUT_MS: '5000',
     RETRY_CRON: '*/30 * * * * *',
+    JETPAY_SKIP_SIGNATURE: 'false',
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
@@ -134,14 +142,18 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const v = env[key];
     if (v !== undefined && v !== '') fromEnv[key] = v;
   }
-  const fileLayers = { ...readJson(path.join(dir, 'default.json')), ...readJson(path.join(dir, `${nodeEnv}.json`)) };
+  const fileLayers = {
+    ...readJson(path.join(dir, 'default.json')),
+    ...readJson(path.join(dir, `${nodeEnv}.json`)),
+  };
   const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
   const merged = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
 
   const problems: string[] = [];
   if (nodeEnv === 'production') {
     for (const key of REQUIRED_IN_PRODUCTION) {
-      if (explicit[key] === undefined || explicit[key] === '') problems.push(`${key} is required in production`);
+      if (explicit[key] === undefined || explicit[key] === '')
+        problems.push(`${key} is required in production`);
     }
   }
   const parsed = schema.safeParse(merged);
@@ -155,13 +167,25 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push('ACCOUNT_REGEX: not a valid regular expression');
     }
     if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
-    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL) problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL)
+      problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (Boolean(c.JETPAY_PROJECT_ID) !== Boolean(c.JETPAY_SECRET)) {
+      problems.push('JETPAY_PROJECT_ID and JETPAY_SECRET: set both to turn JetPay on, or neither');
+    }
+    if (c.JETPAY_SKIP_SIGNATURE && nodeEnv === 'production') {
+      problems.push('JETPAY_SKIP_SIGNATURE: never in production');
+    }
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError([...new Set(problems)]);
   return Object.freeze({ ...parsed.data });
+}
+
+/** JetPay's routes exist only when both its settings are given; production needs them only then. */
+export function jetpayEnabled(c: Config): boolean {
+  return Boolean(c.JETPAY_PROJECT_ID && c.JETPAY_SECRET);
 }
 
 /** The documented settings, for the README table and `cli config`. */
