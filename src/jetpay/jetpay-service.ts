@@ -111,13 +111,13 @@ export class JetpayService {
     const c = await this.customer(req.customerId);
     const entity = c.entities.find((e) => e.id === req.entityId);
     if (!entity) throw new NotFoundError('entity', 'Entity does not exist');
-    if (entity.minPayment !== undefined && amount < entity.minPayment) {
-      throw new JetpayRefusal(`Amount below the minimum payment of ${entity.minPayment} minor units`);
-    }
     // Refused now rather than at the callback: by then the customer's money is gone.
     if (c.due !== null && amount > c.due) throw new JetpayRefusal('Amount is above the amount due');
     if (c.due !== null && amount < c.due && !this.deps.rules.allowPartialOrderPayment) {
       throw new JetpayRefusal('Amount does not match the amount due');
+    }
+    if (entity.minPayment !== undefined && amount < entity.minPayment) {
+      throw new JetpayRefusal(`Amount below the minimum payment of ${entity.minPayment} minor units`);
     }
     const d = await this.deps.store.create({
       account: c.customerId,

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import { sign, signatureMatches, stringToSign } from '../../src/jetpay/jetpay-signature.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { gateSignature, gateStringToSign, jsonText, postJetpay, type Value } from '../support/jetpay.js';
+import {
+  captureLogs,
+  gateSignature,
+  gateStringToSign,
+  jsonText,
+  postJetpay,
+  type Value,
+} from '../support/jetpay.js';
 
 /** Plain JSON: what both the code under test and the tests' signer accept. */
 type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
@@ -68,6 +75,7 @@ describe.each(dbKinds)('[%s] JetPay signature: the vectors through HTTP', (kind)
   const gateways = new Map<string, TestGateway>();
 
   beforeAll(async () => {
+    captureLogs(); // quiet: the tampered copies log WARNs
     for (const secret of secrets) {
       gateways.set(
         secret,
