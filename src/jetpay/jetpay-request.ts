@@ -43,6 +43,7 @@ export interface CallbackRequest {
 }
 
 const INTEGER = /^-?\d{1,30}$/;
+export const INVALID_SIGNATURE = 'Invalid signature';
 
 function at(doc: JsonObject, path: string[]): JsonValue | undefined {
   let v: JsonValue | undefined = doc;
@@ -106,7 +107,7 @@ export function checkSignature(doc: JsonObject, secret: string): void {
     if (e instanceof SignatureInputError) throw new ValidationError(`Malformed JSON: ${e.message}`);
     throw e;
   }
-  if (!ok) throw new ValidationError('Invalid signature');
+  if (!ok) throw new ValidationError(INVALID_SIGNATURE);
 }
 
 /** project_id at the top (requests, callbacks) or in `general` (Gate's other callback format). */

@@ -1,5 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { toJetpayAnswer } from '../http/error-mapper.js';
+import { isAppError } from '../http/errors.js';
 import { elapsedMs } from '../http/request-id.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
@@ -8,6 +9,7 @@ import {
   checkProject,
   claimedPaymentId,
   checkSignature,
+  INVALID_SIGNATURE,
   readCallback,
   readCheckDeposit,
   readType,
@@ -83,9 +85,11 @@ export function jetpayRoutes(deps: JetpayRouteDeps): Router {
         const tooLarge = (e as { type?: string })?.type === 'entity.too.large';
         if (tooLarge) status = 413;
         answer = tooLarge ? { code: 400, message: 'Request body too large' } : toJetpayAnswer(e);
-        if (answer.message === 'Internal error')
+        if (answer.code === 500 && !(isAppError(e) && e.operational)) {
           log.error('jetpay request failed', { err: e, requestId: req.id, kind });
-        if (answer.message === 'Invalid signature') {
+        }
+        if (answer.message === INVALID_SIGNATURE) {
+          // WARN: noise heals itself; a wrong JETPAY_SECRET shows as a run of these (and no credits).
           log.warn('jetpay request with an invalid signature refused', {
             requestId: req.id,
             ip: req.ip,
