@@ -200,13 +200,15 @@ async function seedDemo(g: Gateway, port: number): Promise<void> {
   }
   const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
   const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);
+  // A fresh txn_id each start, so the printed pay credits instead of replaying an earlier one.
+  const txn = String(Date.now()).slice(-9);
   process.stdout.write(
     [
       '',
       `Demo accounts: ${DEMO_ACCOUNTS.map((a) => a.account).join(', ')}; demo order ORD-1001 (4500.00).`,
       'Try them:',
-      `  curl '${base}?command=check&txn_id=1001&account=7770000001&sum=200.00'`,
-      `  curl '${base}?command=pay&txn_id=1001&account=7770000001&sum=200.00&txn_date=${when}'`,
+      `  curl '${base}?command=check&txn_id=${txn}&account=7770000001&sum=200.00'`,
+      `  curl '${base}?command=pay&txn_id=${txn}&account=7770000001&sum=200.00&txn_date=${when}'`,
       `  npm run cli -- accounts show 7770000001`,
       '',
     ].join('\n'),

@@ -3,7 +3,13 @@ import { isRetryableTxError, isUniqueViolation, type Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
 import type { Tiyn } from './money.js';
 import { NotFoundError } from '../http/errors.js';
-import { FINAL_STATES, type Payment, type PaymentSource, type PaymentState, type PaymentStore } from './payment-store.js';
+import {
+  FINAL_STATES,
+  type Payment,
+  type PaymentSource,
+  type PaymentState,
+  type PaymentStore,
+} from './payment-store.js';
 
 const log = getLogger('payments');
 
@@ -66,8 +72,10 @@ export class PaymentService {
       case 'account':
         return { result: 0, comment: COMMENT_OK, fields: found.fields };
       case 'order':
-        if (found.status === 'paid') return { result: 3, comment: 'Order already paid', fields: found.fields };
-        if (found.status === 'cancelled') return { result: 2, comment: 'Order cancelled', fields: found.fields };
+        if (found.status === 'paid')
+          return { result: 3, comment: 'Order already paid', fields: found.fields };
+        if (found.status === 'cancelled')
+          return { result: 2, comment: 'Order cancelled', fields: found.fields };
         return { result: 0, comment: COMMENT_OK, fields: found.fields };
     }
   }
@@ -142,7 +150,13 @@ export class PaymentService {
         result: outcome.result,
         comment: outcome.comment,
       });
-      return { result: outcome.result, comment: outcome.comment, prvTxn: p.id, amount: credit, created: true };
+      return {
+        result: outcome.result,
+        comment: outcome.comment,
+        prvTxn: p.id,
+        amount: credit,
+        created: true,
+      };
     });
   }
 
@@ -176,8 +190,19 @@ export class PaymentService {
           billingRef: outcome.billingRef,
           orderNumber: outcome.orderNumber ?? null,
         });
-        log.info('payment credited', { txnId: req.txnId, prvTxn: id, account: req.account, amount: req.amount });
-        return { result: 0, comment: COMMENT_OK, prvTxn: id, amount: req.amount, created: true } as PayOutcome;
+        log.info('payment credited', {
+          txnId: req.txnId,
+          prvTxn: id,
+          account: req.account,
+          amount: req.amount,
+        });
+        return {
+          result: 0,
+          comment: COMMENT_OK,
+          prvTxn: id,
+          amount: req.amount,
+          created: true,
+        } as PayOutcome;
       }
       await this.payments.transition(trx, id, ['crediting'], {
         state: 'failed',
@@ -185,7 +210,13 @@ export class PaymentService {
         comment: outcome.comment,
       });
       log.info('payment refused by billing', { txnId: req.txnId, prvTxn: id, result: outcome.result });
-      return { result: outcome.result, comment: outcome.comment, prvTxn: id, amount: req.amount, created: true };
+      return {
+        result: outcome.result,
+        comment: outcome.comment,
+        prvTxn: id,
+        amount: req.amount,
+        created: true,
+      };
     });
   }
 

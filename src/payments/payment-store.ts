@@ -9,13 +9,7 @@ export type PaymentSource = 'kaspi' | 'jetpay';
  * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no).
  */
 export type PaymentState =
-  | 'received'
-  | 'crediting'
-  | 'pending'
-  | 'credited'
-  | 'failed'
-  | 'awaiting_callback'
-  | 'declined';
+  'received' | 'crediting' | 'pending' | 'credited' | 'failed' | 'awaiting_callback' | 'declined';
 
 export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
 
