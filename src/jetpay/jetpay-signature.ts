@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isJsonObject, isLosslessNumber, type JsonObject, type JsonValue } from './jetpay-json.js';
 
 /**
- * The ECommPay Gate signature that JetPay uses (docs/decisions/jetpay.md):
+ * The ECommPay Gate signature that JetPay uses (docs/decisions/004-jetpay.md):
  * every leaf as `path:value`, paths sorted, joined by `;`, HMAC-SHA512 with the project secret,
  * base64. Pure functions over a parsed body: numbers must arrive as LosslessNumbers (see
  * jetpay-json.ts) so their text is the one JetPay signed.
