@@ -15,6 +15,8 @@ import { RequestLog } from './http/request-log.js';
 import { jetpayRoutes } from './jetpay/jetpay-routes.js';
 import { JetpayService } from './jetpay/jetpay-service.js';
 import { JetpayStore } from './jetpay/jetpay-store.js';
+import { buildJobs } from './jobs/jobs.js';
+import { Scheduler } from './jobs/scheduler.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
@@ -51,8 +53,13 @@ export interface Gateway {
   services: Services;
   app: Express;
   adminApp: Express;
-  /** Listens on PORT and ADMIN_PORT (0 = any free port); resolves with the bound ports. */
-  start(): Promise<{ port: number; adminPort: number }>;
+  /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
+  scheduler: Scheduler;
+  /**
+   * Listens on PORT and ADMIN_PORT (0 = any free port) and starts the crons (unless `jobs: false`);
+   * resolves with the bound ports.
+   */
+  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number }>;
   /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
   stop(): Promise<void>;
 }
@@ -136,6 +143,8 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
   const { app, adminApp } = createApps(config, db, stores, services);
+  const scheduler = new Scheduler(db);
+  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
 
   const servers: http.Server[] = [];
   const listen = (a: Express, port: number, host: string) =>
@@ -152,22 +161,25 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     services,
     app,
     adminApp,
-    async start() {
+    scheduler,
+    async start(opts = {}) {
       const pub = await listen(app, config.PORT, config.HOST);
       const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
       servers.push(pub, admin);
+      if (opts.jobs !== false) scheduler.start();
       return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
     },
     async stop() {
-      await Promise.all(
-        servers.map(
+      await Promise.all([
+        scheduler.stop(),
+        ...servers.map(
           (s) =>
             new Promise<void>((resolve) => {
               s.close(() => resolve());
               s.closeIdleConnections();
             }),
         ),
-      );
+      ]);
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     },
