@@ -9,11 +9,16 @@ import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
 import { SqlBilling } from './billing/sql-billing.js';
-import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
 import { RequestLog } from './http/request-log.js';
+import { jetpayRoutes } from './jetpay/jetpay-routes.js';
+import { JetpayService } from './jetpay/jetpay-service.js';
+import { JetpayStore } from './jetpay/jetpay-store.js';
+import { buildJobs } from './jobs/jobs.js';
+import { Scheduler } from './jobs/scheduler.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
@@ -36,6 +41,7 @@ export interface Stores {
   payments: PaymentStore;
   refunds: RefundStore;
   requestLog: RequestLog;
+  jetpay: JetpayStore;
 }
 
 export interface Services {
@@ -46,6 +52,8 @@ export interface Services {
   /** null when REFUND_API_URL is not set. */
   refundApi: RefundApiClient | null;
   refundTokens: RefundTokenStore | null;
+  /** null when JetPay is off (JETPAY_PROJECT_ID and JETPAY_SECRET not set). */
+  jetpay: JetpayService | null;
 }
 
 export interface Overrides {
@@ -62,18 +70,25 @@ export interface Gateway {
   services: Services;
   app: Express;
   adminApp: Express;
-  /** Listens on PORT and ADMIN_PORT (0 = any free port); resolves with the bound ports. */
-  start(): Promise<{ port: number; adminPort: number }>;
+  /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
+  scheduler: Scheduler;
+  /**
+   * Listens on PORT and ADMIN_PORT (0 = any free port) and starts the crons (unless `jobs: false`);
+   * resolves with the bound ports.
+   */
+  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number }>;
   /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
   stop(): Promise<void>;
 }
 
 export function createStores(db: Db): Stores {
+  const payments = new PaymentStore(db);
   return {
     accounts: new AccountStore(db),
-    payments: new PaymentStore(db),
+    payments,
     refunds: new RefundStore(db),
     requestLog: new RequestLog(db),
+    jetpay: new JetpayStore(db, payments),
   };
 }
 
@@ -109,7 +124,35 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     maxAgeDays: config.REFUND_MAX_AGE_DAYS,
   });
   const refundPoller = new RefundPoller(stores.refunds, refunds);
-  return { billing, payments, refunds, refundPoller, refundApi, refundTokens };
+  return {
+    billing,
+    payments,
+    jetpay: createJetpayService(config, stores, billing, payments),
+    refunds,
+    refundPoller,
+    refundApi,
+    refundTokens,
+  };
+}
+
+function createJetpayService(
+  config: Config,
+  stores: Stores,
+  billing: Billing,
+  payments: PaymentService,
+): JetpayService | null {
+  if (!jetpayEnabled(config)) return null;
+  return new JetpayService({
+    billing,
+    payments,
+    store: stores.jetpay,
+    rules: {
+      accountRegex: new RegExp(config.ACCOUNT_REGEX, 'u'),
+      minSum: config.PAY_MIN_SUM,
+      maxSum: config.PAY_MAX_SUM,
+      allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
+    },
+  });
 }
 
 export function createApps(config: Config, db: Db, stores: Stores, services: Services) {
@@ -123,6 +166,18 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
     refundRoutes({ refunds: services.refunds }),
   ];
+  if (services.jetpay) {
+    // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
+    publicRouters.push(
+      jetpayRoutes({
+        service: services.jetpay,
+        requestLog: stores.requestLog,
+        projectId: config.JETPAY_PROJECT_ID as string,
+        secret: config.JETPAY_SECRET as string,
+        skipRequestSignature: config.JETPAY_SKIP_SIGNATURE,
+      }),
+    );
+  }
   const app = createApp({
     config,
     allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
@@ -149,6 +204,8 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
   const { app, adminApp } = createApps(config, db, stores, services);
+  const scheduler = new Scheduler(db);
+  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
 
   const servers: http.Server[] = [];
   const listen = (a: Express, port: number, host: string) =>
@@ -165,22 +222,25 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     services,
     app,
     adminApp,
-    async start() {
+    scheduler,
+    async start(opts = {}) {
       const pub = await listen(app, config.PORT, config.HOST);
       const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
       servers.push(pub, admin);
+      if (opts.jobs !== false) scheduler.start();
       return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
     },
     async stop() {
-      await Promise.all(
-        servers.map(
+      await Promise.all([
+        scheduler.stop(),
+        ...servers.map(
           (s) =>
             new Promise<void>((resolve) => {
               s.close(() => resolve());
               s.closeIdleConnections();
             }),
         ),
-      );
+      ]);
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     },
@@ -248,6 +308,7 @@ async function main(): Promise<void> {
     admin: `${config.ADMIN_HOST}:${adminPort}`,
     database: gateway.db.describe,
     billing: config.BILLING_ADAPTER,
+    jetpay: jetpayEnabled(config) ? 'on' : 'off',
     env: config.NODE_ENV,
   });
   if (config.SEED_DEMO_ACCOUNTS) await seedDemo(gateway, port);
