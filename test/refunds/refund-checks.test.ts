@@ -178,7 +178,7 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
     expect(await t.gateway.db.knex('refunds').where({ txn_id: p.txnId })).toHaveLength(1);
   });
 
-  it('when the Refund API is not configured, then 503 refunds_disabled and nothing stored', async () => {
+  it('when the Refund API is not configured, then 503 refunds_disabled, nothing stored, no poll job', async () => {
     const off = await startTestGateway(kind);
     try {
       const p = await creditedPayment(off, '100.00');
@@ -191,6 +191,7 @@ describe.each(dbKinds)('[%s] refund checks', (kind) => {
       expect(res.status).toBe(503);
       expect(res.body.error).toBe('refunds_disabled');
       expect(await count(off.gateway, 'refunds')).toBe(rows);
+      await expect(off.gateway.scheduler.runNow('refund-poll')).rejects.toThrow(/no job/);
     } finally {
       await off.close();
     }
