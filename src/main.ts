@@ -24,7 +24,7 @@ import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
 import { PaymentStore } from './payments/payment-store.js';
 import { RefundApiClient } from './refunds/refund-api-client.js';
-import { SqlRefundBilling, type RefundBilling } from './refunds/refund-billing.js';
+import { refundBillingFor, type RefundBilling } from './refunds/refund-billing.js';
 import { RefundPoller } from './refunds/refund-poller.js';
 import { refundRoutes } from './refunds/refund-routes.js';
 import { RefundService } from './refunds/refund-service.js';
@@ -117,7 +117,8 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
       refundTokens,
     );
   }
-  const refundBilling = overrides.refundBilling?.(stores, config) ?? new SqlRefundBilling(stores.accounts);
+  const refundBilling =
+    overrides.refundBilling?.(stores, config) ?? refundBillingFor(billing, stores.accounts);
   const refunds = new RefundService(db, stores.refunds, refundApi, refundBilling, {
     amountUnit: config.REFUND_AMOUNT_UNIT,
     backoffMs: config.REFUND_BACKOFF_MS,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { AccountStore } from '../billing/account-store.js';
+import type { Billing } from '../billing/billing.js';
 import { dbTime } from '../db/db.js';
 import type { Tiyn } from '../payments/money.js';
 
@@ -67,4 +68,22 @@ export class SqlRefundBilling implements EmbeddedRefundBilling {
     }
     return `ledger:${ledgerId}`;
   }
+}
+
+/**
+ * The refund side of whichever billing is configured. The embedded one debits in the refund's
+ * transaction. A remote one is told through its `refund(notice)` (`POST {base}/refunds` with
+ * `Idempotency-Key: refund:<id>`), which the HTTP billing adapter provides; without it, refunds
+ * cannot reach that billing and the service refuses to start rather than lose the news.
+ */
+export function refundBillingFor(billing: Billing, accounts: AccountStore): RefundBilling {
+  if (billing.kind === 'sql') return new SqlRefundBilling(accounts);
+  const remote = billing as Billing & {
+    refund?: (n: RefundNotice) => Promise<{ billingRef: string | null }>;
+  };
+  const refund = remote.refund;
+  if (typeof refund !== 'function') {
+    throw new Error('BILLING_ADAPTER=http: the billing adapter cannot be told of refunds (no refund())');
+  }
+  return { kind: 'http', notifyRefund: (n) => refund.call(remote, n) };
 }
