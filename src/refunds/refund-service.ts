@@ -7,7 +7,6 @@ import { formatTenge, toTiyn, type Tiyn } from '../payments/money.js';
 import { RefundApiError, type RefundAnswer, type RefundApiClient } from './refund-api-client.js';
 import type { RefundBilling, RefundNotice } from './refund-billing.js';
 import {
-  FINAL_STATUSES,
   KASPI_STATUS,
   PENDING_STATUSES,
   type Refund,
@@ -484,4 +483,3 @@ export class RefundService {
   }
 }
 
-export { FINAL_STATUSES };
