@@ -482,4 +482,3 @@ export class RefundService {
     return dbTime(new Date(Date.now() + delay));
   }
 }
-
