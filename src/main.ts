@@ -3,19 +3,33 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Express, Router } from 'express';
 import { createAdminApp } from './admin/admin-app.js';
+import { adminApiRoutes } from './admin/admin-api-routes.js';
+import { adminAuth } from './admin/admin-auth.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
 import { SqlBilling } from './billing/sql-billing.js';
-import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
 import { RequestLog } from './http/request-log.js';
+import { jetpayRoutes } from './jetpay/jetpay-routes.js';
+import { JetpayService } from './jetpay/jetpay-service.js';
+import { JetpayStore } from './jetpay/jetpay-store.js';
+import { buildJobs } from './jobs/jobs.js';
+import { Scheduler } from './jobs/scheduler.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
 import { PaymentStore } from './payments/payment-store.js';
+import { RefundApiClient } from './refunds/refund-api-client.js';
+import { refundBillingFor, type RefundBilling } from './refunds/refund-billing.js';
+import { RefundPoller } from './refunds/refund-poller.js';
+import { refundRoutes } from './refunds/refund-routes.js';
+import { RefundService } from './refunds/refund-service.js';
+import { RefundStore } from './refunds/refund-store.js';
+import { RefundTokenStore } from './refunds/refund-token-store.js';
 
 /**
  * The composition root: config → db → stores → services → apps → jobs. Plain functions, no
@@ -25,17 +39,28 @@ import { PaymentStore } from './payments/payment-store.js';
 export interface Stores {
   accounts: AccountStore;
   payments: PaymentStore;
+  refunds: RefundStore;
   requestLog: RequestLog;
+  jetpay: JetpayStore;
 }
 
 export interface Services {
   billing: Billing;
   payments: PaymentService;
+  refunds: RefundService;
+  refundPoller: RefundPoller;
+  /** null when REFUND_API_URL is not set. */
+  refundApi: RefundApiClient | null;
+  refundTokens: RefundTokenStore | null;
+  /** null when JetPay is off (JETPAY_PROJECT_ID and JETPAY_SECRET not set). */
+  jetpay: JetpayService | null;
 }
 
 export interface Overrides {
   db?: Db;
   billing?: (stores: Stores, config: Config) => Billing;
+  /** How a refund's SUCCESS reaches the billing side; the embedded one by default. */
+  refundBilling?: (stores: Stores, config: Config) => RefundBilling;
 }
 
 export interface Gateway {
@@ -45,26 +70,115 @@ export interface Gateway {
   services: Services;
   app: Express;
   adminApp: Express;
-  /** Listens on PORT and ADMIN_PORT (0 = any free port); resolves with the bound ports. */
-  start(): Promise<{ port: number; adminPort: number }>;
+  /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
+  scheduler: Scheduler;
+  /**
+   * Listens on PORT and ADMIN_PORT (0 = any free port) and starts the crons (unless `jobs: false`);
+   * resolves with the bound ports.
+   */
+  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number }>;
   /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
   stop(): Promise<void>;
 }
 
 export function createStores(db: Db): Stores {
-  return { accounts: new AccountStore(db), payments: new PaymentStore(db), requestLog: new RequestLog(db) };
+  const payments = new PaymentStore(db);
+  return {
+    accounts: new AccountStore(db),
+    payments,
+    refunds: new RefundStore(db),
+    requestLog: new RequestLog(db),
+    jetpay: new JetpayStore(db, payments),
+  };
 }
 
 export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
   const billing =
     overrides.billing?.(stores, config) ??
     new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
-  return { billing, payments: new PaymentService(db, stores.payments, billing) };
+  const payments = new PaymentService(db, stores.payments, billing);
+
+  let refundApi: RefundApiClient | null = null;
+  let refundTokens: RefundTokenStore | null = null;
+  if (config.REFUND_API_URL) {
+    // The store fetches through the client, the client takes tokens from the store.
+    refundTokens = new RefundTokenStore(db, () => (refundApi as RefundApiClient).getToken(), {
+      lockMs: config.REFUND_API_TIMEOUT_MS * 2 + 5000,
+      waitMs: config.REFUND_API_TIMEOUT_MS * 3 + 5000,
+    });
+    refundApi = new RefundApiClient(
+      {
+        baseUrl: config.REFUND_API_URL,
+        login: config.REFUND_API_LOGIN ?? '',
+        password: config.REFUND_API_PASSWORD ?? '',
+        timeoutMs: config.REFUND_API_TIMEOUT_MS,
+      },
+      stores.requestLog,
+      refundTokens,
+    );
+  }
+  const refundBilling =
+    overrides.refundBilling?.(stores, config) ?? refundBillingFor(billing, stores.accounts);
+  const refunds = new RefundService(db, stores.refunds, refundApi, refundBilling, {
+    amountUnit: config.REFUND_AMOUNT_UNIT,
+    backoffMs: config.REFUND_BACKOFF_MS,
+    maxAgeDays: config.REFUND_MAX_AGE_DAYS,
+  });
+  const refundPoller = new RefundPoller(stores.refunds, refunds);
+  return {
+    billing,
+    payments,
+    jetpay: createJetpayService(config, stores, billing, payments),
+    refunds,
+    refundPoller,
+    refundApi,
+    refundTokens,
+  };
+}
+
+function createJetpayService(
+  config: Config,
+  stores: Stores,
+  billing: Billing,
+  payments: PaymentService,
+): JetpayService | null {
+  if (!jetpayEnabled(config)) return null;
+  return new JetpayService({
+    billing,
+    payments,
+    store: stores.jetpay,
+    rules: {
+      accountRegex: new RegExp(config.ACCOUNT_REGEX, 'u'),
+      minSum: config.PAY_MIN_SUM,
+      maxSum: config.PAY_MAX_SUM,
+      allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
+    },
+  });
 }
 
 export function createApps(config: Config, db: Db, stores: Stores, services: Services) {
   const publicRouters: Router[] = [];
-  const adminRouters: Router[] = [];
+  const adminRouters: Router[] = [
+    adminAuth(config.ADMIN_API_KEY),
+    adminApiRoutes({
+      payments: stores.payments,
+      accounts: services.billing.kind === 'sql' ? stores.accounts : null,
+      refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
+    }),
+    refundRoutes({ refunds: services.refunds }),
+  ];
+  if (services.jetpay) {
+    // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
+    publicRouters.push(
+      jetpayRoutes({
+        service: services.jetpay,
+        requestLog: stores.requestLog,
+        projectId: config.JETPAY_PROJECT_ID as string,
+        secret: config.JETPAY_SECRET as string,
+        skipRequestSignature: config.JETPAY_SKIP_SIGNATURE,
+      }),
+    );
+  }
   const app = createApp({
     config,
     allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
@@ -91,6 +205,8 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
   const { app, adminApp } = createApps(config, db, stores, services);
+  const scheduler = new Scheduler(db);
+  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
 
   const servers: http.Server[] = [];
   const listen = (a: Express, port: number, host: string) =>
@@ -107,22 +223,25 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     services,
     app,
     adminApp,
-    async start() {
+    scheduler,
+    async start(opts = {}) {
       const pub = await listen(app, config.PORT, config.HOST);
       const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
       servers.push(pub, admin);
+      if (opts.jobs !== false) scheduler.start();
       return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
     },
     async stop() {
-      await Promise.all(
-        servers.map(
+      await Promise.all([
+        scheduler.stop(),
+        ...servers.map(
           (s) =>
             new Promise<void>((resolve) => {
               s.close(() => resolve());
               s.closeIdleConnections();
             }),
         ),
-      );
+      ]);
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     },
@@ -155,13 +274,15 @@ async function seedDemo(g: Gateway, port: number): Promise<void> {
   }
   const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
   const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);
+  // A fresh txn_id each start, so the printed pay credits instead of replaying an earlier one.
+  const txn = String(Date.now()).slice(-9);
   process.stdout.write(
     [
       '',
       `Demo accounts: ${DEMO_ACCOUNTS.map((a) => a.account).join(', ')}; demo order ORD-1001 (4500.00).`,
       'Try them:',
-      `  curl '${base}?command=check&txn_id=1001&account=7770000001&sum=200.00'`,
-      `  curl '${base}?command=pay&txn_id=1001&account=7770000001&sum=200.00&txn_date=${when}'`,
+      `  curl '${base}?command=check&txn_id=${txn}&account=7770000001&sum=200.00'`,
+      `  curl '${base}?command=pay&txn_id=${txn}&account=7770000001&sum=200.00&txn_date=${when}'`,
       `  npm run cli -- accounts show 7770000001`,
       '',
     ].join('\n'),
@@ -188,6 +309,7 @@ async function main(): Promise<void> {
     admin: `${config.ADMIN_HOST}:${adminPort}`,
     database: gateway.db.describe,
     billing: config.BILLING_ADAPTER,
+    jetpay: jetpayEnabled(config) ? 'on' : 'off',
     env: config.NODE_ENV,
   });
   if (config.SEED_DEMO_ACCOUNTS) await seedDemo(gateway, port);

@@ -51,14 +51,25 @@ const schema = z.object({
   BILLING_TOKEN: z.string().optional().describe('Bearer token for the external billing'),
   BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call'),
   RETRY_CRON: z.string().describe('cron of the pending-credit retry job'),
-  JETPAY_PROJECT_ID: z.string().optional().describe('JetPay project id'),
-  JETPAY_SECRET: z.string().optional().describe('JetPay signing secret'),
+  JETPAY_PROJECT_ID: z
+    .string()
+    .regex(/^\d{1,20}$/, 'must be the digits of the JetPay project id')
+    .optional()
+    .describe('JetPay project id; JetPay is on only when this and JETPAY_SECRET are set'),
+  JETPAY_SECRET: z.string().min(1).optional().describe('JetPay signing secret (HMAC-SHA512 key)'),
+  JETPAY_SKIP_SIGNATURE: bool.describe(
+    'development only: accept verify/check_deposit without a valid signature',
+  ),
   REFUND_API_URL: z.string().url().optional().describe('Kaspi Refund API base URL'),
   REFUND_API_LOGIN: z.string().optional().describe('Refund API login'),
   REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
   REFUND_AMOUNT_UNIT: z.enum(['tenge', 'tiyn']).describe('unit of ReturnAmount on the wire'),
   REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
   REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
+  REFUND_API_TIMEOUT_MS: int(100, 60000).describe('timeout of one Refund API call'),
+  REFUND_MAX_AGE_DAYS: int(1, 365).describe(
+    'a refund not final after this many days is flagged for a person',
+  ),
   REQUEST_LOG_RETENTION_DAYS: int(30, 3650).describe('request log kept this many days (>= 30)'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).describe('log level'),
   LOG_FORMAT: z.enum(['json', 'pretty']).describe('json lines or pretty text'),
@@ -92,9 +103,12 @@ function defaults(env: string): Record<string, string> {
     BILLING_ADAPTER: 'sql',
     BILLING_TIMEOUT_MS: '5000',
     RETRY_CRON: '*/30 * * * * *',
+    JETPAY_SKIP_SIGNATURE: 'false',
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
+    REFUND_API_TIMEOUT_MS: '10000',
+    REFUND_MAX_AGE_DAYS: '14',
     REQUEST_LOG_RETENTION_DAYS: '90',
     LOG_LEVEL: env === 'test' ? 'warn' : 'info',
     LOG_FORMAT: dev ? 'pretty' : 'json',
@@ -161,12 +175,26 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
     if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL)
       problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (c.REFUND_API_URL && !(c.REFUND_API_LOGIN && c.REFUND_API_PASSWORD)) {
+      problems.push('REFUND_API_LOGIN and REFUND_API_PASSWORD are required with REFUND_API_URL');
+    }
+    if (Boolean(c.JETPAY_PROJECT_ID) !== Boolean(c.JETPAY_SECRET)) {
+      problems.push('JETPAY_PROJECT_ID and JETPAY_SECRET: set both to turn JetPay on, or neither');
+    }
+    if (c.JETPAY_SKIP_SIGNATURE && nodeEnv === 'production') {
+      problems.push('JETPAY_SKIP_SIGNATURE: never in production');
+    }
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError([...new Set(problems)]);
   return Object.freeze({ ...parsed.data });
+}
+
+/** JetPay's routes exist only when both its settings are given; production needs them only then. */
+export function jetpayEnabled(c: Config): boolean {
+  return Boolean(c.JETPAY_PROJECT_ID && c.JETPAY_SECRET);
 }
 
 /** The documented settings, for the README table and `cli config`. */
