@@ -12,6 +12,8 @@ import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
 import { RequestLog } from './http/request-log.js';
+import { buildJobs } from './jobs/jobs.js';
+import { Scheduler } from './jobs/scheduler.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
@@ -45,8 +47,13 @@ export interface Gateway {
   services: Services;
   app: Express;
   adminApp: Express;
-  /** Listens on PORT and ADMIN_PORT (0 = any free port); resolves with the bound ports. */
-  start(): Promise<{ port: number; adminPort: number }>;
+  /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
+  scheduler: Scheduler;
+  /**
+   * Listens on PORT and ADMIN_PORT (0 = any free port) and starts the crons (unless `jobs: false`);
+   * resolves with the bound ports.
+   */
+  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number }>;
   /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
   stop(): Promise<void>;
 }
@@ -79,13 +86,20 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
   const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
   if (bad !== null) throw new ConfigError([`KASPI_ALLOWED_IPS: "${bad}" is not an IP address or CIDR`]);
-  registerSecrets(config.JETPAY_SECRET, config.BILLING_TOKEN, config.REFUND_API_PASSWORD, config.ADMIN_API_KEY);
+  registerSecrets(
+    config.JETPAY_SECRET,
+    config.BILLING_TOKEN,
+    config.REFUND_API_PASSWORD,
+    config.ADMIN_API_KEY,
+  );
 
   const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
   const { app, adminApp } = createApps(config, db, stores, services);
+  const scheduler = new Scheduler(db);
+  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
 
   const servers: http.Server[] = [];
   const listen = (a: Express, port: number, host: string) =>
@@ -102,22 +116,25 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     services,
     app,
     adminApp,
-    async start() {
+    scheduler,
+    async start(opts = {}) {
       const pub = await listen(app, config.PORT, config.HOST);
       const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
       servers.push(pub, admin);
+      if (opts.jobs !== false) scheduler.start();
       return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
     },
     async stop() {
-      await Promise.all(
-        servers.map(
+      await Promise.all([
+        scheduler.stop(),
+        ...servers.map(
           (s) =>
             new Promise<void>((resolve) => {
               s.close(() => resolve());
               s.closeIdleConnections();
             }),
         ),
-      );
+      ]);
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     },
@@ -133,11 +150,20 @@ const DEMO_ACCOUNTS = [
 async function seedDemo(g: Gateway, port: number): Promise<void> {
   for (const a of DEMO_ACCOUNTS) {
     if (!(await g.stores.accounts.getAccount(a.account))) {
-      await g.stores.accounts.addAccount({ account: a.account, name: a.name, balance: parseTenge(a.balance) ?? 0 });
+      await g.stores.accounts.addAccount({
+        account: a.account,
+        name: a.name,
+        balance: parseTenge(a.balance) ?? 0,
+      });
     }
   }
   if (!(await g.stores.accounts.getOrder('ORD-1001'))) {
-    await g.stores.accounts.addOrder({ number: 'ORD-1001', amount: 450000, account: '7770000001', description: 'Invoice 1001' });
+    await g.stores.accounts.addOrder({
+      number: 'ORD-1001',
+      amount: 450000,
+      account: '7770000001',
+      description: 'Invoice 1001',
+    });
   }
   const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
   const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);

@@ -1,0 +1,19 @@
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/db.js';
+import type { Services, Stores } from '../main.js';
+import type { JobDefinition } from './scheduler.js';
+
+export interface JobDeps {
+  config: Config;
+  db: Db;
+  stores: Stores;
+  services: Services;
+}
+
+/**
+ * Every cron job of the service, in one list: name, schedule, lease and what it runs. The
+ * composition root registers them all with the Scheduler; add a job here and nowhere else.
+ */
+export function buildJobs(_deps: JobDeps): JobDefinition[] {
+  return [];
+}
