@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Services, Stores } from '../main.js';
+import { CreditRetryJob } from '../payments/credit-retry-job.js';
 import type { JobDefinition } from './scheduler.js';
 
 export interface JobDeps {
@@ -10,10 +11,24 @@ export interface JobDeps {
   services: Services;
 }
 
+export const CREDIT_RETRY_JOB = 'credit-retry';
+
 /**
  * Every cron job of the service, in one list: name, schedule, lease and what it runs. The
  * composition root registers them all with the Scheduler; add a job here and nowhere else.
  */
-export function buildJobs(_deps: JobDeps): JobDefinition[] {
-  return [];
+export function buildJobs(deps: JobDeps): JobDefinition[] {
+  const { config, stores, services } = deps;
+  const creditRetry = new CreditRetryJob(services.payments, stores.payments, {
+    batchSize: config.RETRY_BATCH_SIZE,
+    stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
+  });
+  return [
+    {
+      name: CREDIT_RETRY_JOB,
+      cron: config.RETRY_CRON,
+      leaseMs: config.RETRY_LEASE_MS,
+      run: (ctx) => creditRetry.run(ctx),
+    },
+  ];
 }

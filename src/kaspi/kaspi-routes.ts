@@ -70,6 +70,7 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
         txnDate: parsed.txnDateUtc,
         txnDateIso: parsed.txnDateIso,
         extra: parsed.extra,
+        startedAt: req.startedAt,
       });
       ({ result, comment } = out);
       body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });
