@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import * as m20261123170000 from './20261123170000_accounts_orders.js';
 import * as m20261123170100 from './20261123170100_payments.js';
 import * as m20261123170200 from './20261123170200_request_log.js';
+import * as m20261123180000 from './20261123180000_payments_jetpay.js';
 import * as m20261124090000 from './20261124090000_job_leases.js';
-import * as m20261124090100 from './20261124090100_payments_credit_amount.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,6 +18,6 @@ export const migrations: Record<string, Migration> = {
   '20261123170000_accounts_orders': m20261123170000,
   '20261123170100_payments': m20261123170100,
   '20261123170200_request_log': m20261123170200,
+  '20261123180000_payments_jetpay': m20261123180000,
   '20261124090000_job_leases': m20261124090000,
-  '20261124090100_payments_credit_amount': m20261124090100,
 };

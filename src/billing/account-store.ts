@@ -74,7 +74,8 @@ export class AccountStore {
   }
 
   async listAccounts(opts: { limit?: number; offset?: number } = {}): Promise<Account[]> {
-    const rows = await this.db.knex('accounts')
+    const rows = await this.db
+      .knex('accounts')
       .orderBy('id')
       .limit(opts.limit ?? 100)
       .offset(opts.offset ?? 0);
@@ -94,7 +95,12 @@ export class AccountStore {
     return n === 1;
   }
 
-  async addOrder(o: { number: string; amount: Tiyn; account?: string | null; description?: string }): Promise<Order> {
+  async addOrder(o: {
+    number: string;
+    amount: Tiyn;
+    account?: string | null;
+    description?: string;
+  }): Promise<Order> {
     const now = dbTime();
     await this.db.knex('orders').insert({
       number: o.number,
@@ -117,7 +123,8 @@ export class AccountStore {
   }
 
   async listOrders(opts: { limit?: number; offset?: number } = {}): Promise<Order[]> {
-    const rows = await this.db.knex('orders')
+    const rows = await this.db
+      .knex('orders')
       .orderBy('id')
       .limit(opts.limit ?? 100)
       .offset(opts.offset ?? 0);
@@ -125,13 +132,20 @@ export class AccountStore {
   }
 
   async cancelOrder(number: string): Promise<boolean> {
-    const n = await this.db.knex('orders')
+    const n = await this.db
+      .knex('orders')
       .where({ number, status: 'open' })
       .update({ status: 'cancelled', updated_at: dbTime() });
     return n > 0;
   }
 
-  async markOrderPaid(trx: Knex.Transaction, number: string, amount: Tiyn, txnId: string, full: boolean): Promise<void> {
+  async markOrderPaid(
+    trx: Knex.Transaction,
+    number: string,
+    amount: Tiyn,
+    txnId: string,
+    full: boolean,
+  ): Promise<void> {
     await trx('orders')
       .where({ number })
       .update({
@@ -144,7 +158,14 @@ export class AccountStore {
 
   async addLedgerEntry(
     trx: Knex.Transaction,
-    e: { paymentId: string; kind: 'credit' | 'refund'; ref?: string; account: string | null; orderNumber?: string | null; amount: Tiyn },
+    e: {
+      paymentId: string;
+      kind: 'credit' | 'refund';
+      ref?: string;
+      account: string | null;
+      orderNumber?: string | null;
+      amount: Tiyn;
+    },
   ): Promise<string> {
     const [id] = await trx('account_ledger').insert({
       payment_id: e.paymentId,

@@ -133,8 +133,8 @@ export class HttpBilling implements RemoteBilling {
   }
 
   async credit(req: CreditRequest): Promise<CreditOutcome> {
-    // JetPay: the key and txnId are our payment_id (the JetPay payment has no Kaspi txn_id).
-    const txnId = req.source === 'jetpay' ? req.paymentId : req.txnId;
+    // Kaspi: Kaspi's txn_id. JetPay: our payment_id, which the payment row keeps as its txn_id.
+    const txnId = req.txnId;
     const res = await this.send({
       command: 'credit',
       method: 'POST',

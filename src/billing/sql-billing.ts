@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
 import { formatTenge } from '../payments/money.js';
 import type { AccountStore } from './account-store.js';
-import { maskName, type CreditOutcome, type CreditRequest, type EmbeddedBilling, type Lookup } from './billing.js';
+import {
+  maskName,
+  type CreditOutcome,
+  type CreditRequest,
+  type EmbeddedBilling,
+  type Lookup,
+} from './billing.js';
 
 export interface SqlBillingOptions {
   /** Order mode: accept a payment below the amount still due (the order stays open). */

@@ -51,16 +51,31 @@ const schema = z.object({
   BILLING_URL: z.string().url().optional().describe('external billing base URL'),
   BILLING_TOKEN: z.string().optional().describe('Bearer token for the external billing'),
   BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call attempt (connect to last byte)'),
-  BILLING_MAX_ATTEMPTS: int(1, 10).describe('attempts per billing call; only GETs and keyed POSTs are repeated'),
-  BILLING_RETRY_BASE_MS: int(10, 10000).describe('first pause between billing attempts; doubles, with jitter'),
+  BILLING_MAX_ATTEMPTS: int(1, 10).describe(
+    'attempts per billing call; only GETs and keyed POSTs are repeated',
+  ),
+  BILLING_RETRY_BASE_MS: int(10, 10000).describe(
+    'first pause between billing attempts; doubles, with jitter',
+  ),
   RETRY_CRON: z.string().describe('cron of the pending-credit retry job'),
-  RETRY_BACKOFF_MS: int(100, 3_600_000).describe('first delay before a pending credit is retried; doubles, with jitter'),
+  RETRY_BACKOFF_MS: int(100, 3_600_000).describe(
+    'first delay before a pending credit is retried; doubles, with jitter',
+  ),
   RETRY_BACKOFF_MAX_MS: int(1000, 86_400_000).describe('longest delay between retries of a pending credit'),
   RETRY_BATCH_SIZE: int(1, 1000).describe('pending credits the retry job takes per query'),
   RETRY_LEASE_MS: int(1000, 3_600_000).describe('lease of the retry job (renewed while it runs)'),
-  RETRY_STUCK_AFTER_MS: int(1000, 2_592_000_000).describe('a credit not final after this long is logged at ERROR'),
-  JETPAY_PROJECT_ID: z.string().optional().describe('JetPay project id'),
-  JETPAY_SECRET: z.string().optional().describe('JetPay signing secret'),
+  RETRY_STUCK_AFTER_MS: int(1000, 2_592_000_000).describe(
+    'a credit not final after this long is logged at ERROR',
+  ),
+  JETPAY_PROJECT_ID: z
+    .string()
+    .regex(/^\d{1,20}$/, 'must be the digits of the JetPay project id')
+    .optional()
+    .describe('JetPay project id; JetPay is on only when this and JETPAY_SECRET are set'),
+  JETPAY_SECRET: z.string().min(1).optional().describe('JetPay signing secret (HMAC-SHA512 key)'),
+  JETPAY_SKIP_SIGNATURE: bool.describe(
+    'development only: accept verify/check_deposit without a valid signature',
+  ),
   REFUND_API_URL: z.string().url().optional().describe('Kaspi Refund API base URL'),
   REFUND_API_LOGIN: z.string().optional().describe('Refund API login'),
   REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
@@ -107,6 +122,7 @@ function defaults(env: string): Record<string, string> {
     RETRY_BATCH_SIZE: '100',
     RETRY_LEASE_MS: '60000',
     RETRY_STUCK_AFTER_MS: '3600000',
+    JETPAY_SKIP_SIGNATURE: 'false',
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
@@ -149,14 +165,18 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const v = env[key];
     if (v !== undefined && v !== '') fromEnv[key] = v;
   }
-  const fileLayers = { ...readJson(path.join(dir, 'default.json')), ...readJson(path.join(dir, `${nodeEnv}.json`)) };
+  const fileLayers = {
+    ...readJson(path.join(dir, 'default.json')),
+    ...readJson(path.join(dir, `${nodeEnv}.json`)),
+  };
   const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
   const merged = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
 
   const problems: string[] = [];
   if (nodeEnv === 'production') {
     for (const key of REQUIRED_IN_PRODUCTION) {
-      if (explicit[key] === undefined || explicit[key] === '') problems.push(`${key} is required in production`);
+      if (explicit[key] === undefined || explicit[key] === '')
+        problems.push(`${key} is required in production`);
     }
   }
   const parsed = schema.safeParse(merged);
@@ -170,15 +190,28 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push('ACCOUNT_REGEX: not a valid regular expression');
     }
     if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
-    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL) problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL)
+      problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (Boolean(c.JETPAY_PROJECT_ID) !== Boolean(c.JETPAY_SECRET)) {
+      problems.push('JETPAY_PROJECT_ID and JETPAY_SECRET: set both to turn JetPay on, or neither');
+    }
+    if (c.JETPAY_SKIP_SIGNATURE && nodeEnv === 'production') {
+      problems.push('JETPAY_SKIP_SIGNATURE: never in production');
+    }
     if (!cron.validate(c.RETRY_CRON)) problems.push('RETRY_CRON: not a cron expression');
-    if (c.RETRY_BACKOFF_MS > c.RETRY_BACKOFF_MAX_MS) problems.push('RETRY_BACKOFF_MS: must not exceed RETRY_BACKOFF_MAX_MS');
+    if (c.RETRY_BACKOFF_MS > c.RETRY_BACKOFF_MAX_MS)
+      problems.push('RETRY_BACKOFF_MS: must not exceed RETRY_BACKOFF_MAX_MS');
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError([...new Set(problems)]);
   return Object.freeze({ ...parsed.data });
+}
+
+/** JetPay's routes exist only when both its settings are given; production needs them only then. */
+export function jetpayEnabled(c: Config): boolean {
+  return Boolean(c.JETPAY_PROJECT_ID && c.JETPAY_SECRET);
 }
 
 /** The documented settings, for the README table and `cli config`. */

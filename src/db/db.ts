@@ -34,7 +34,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
       pool: {
         min: 1,
         max: 1,
-        afterCreate: (conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
+        afterCreate: (
+          conn: { pragma(s: string): unknown },
+          done: (err: Error | null, conn: unknown) => void,
+        ) => {
           try {
             // WAL lets readers in other processes (the CLI) work beside the server; busy_timeout
             // makes a second writer wait instead of failing at once.
@@ -76,7 +79,9 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
         done: (err: Error | null, conn: unknown) => void,
       ) => {
         const lockWait = opts.lockWaitTimeoutS ?? 10;
-        conn.query(`SET time_zone = '+00:00', innodb_lock_wait_timeout = ${Number(lockWait)}`, (err) => done(err, conn));
+        conn.query(`SET time_zone = '+00:00', innodb_lock_wait_timeout = ${Number(lockWait)}`, (err) =>
+          done(err, conn),
+        );
       },
     },
     acquireConnectionTimeout: 10000,

@@ -25,7 +25,10 @@ export async function migrateLatest(db: Db, { waitMs = 60000 } = {}): Promise<st
   const started = Date.now();
   for (;;) {
     try {
-      const [, done] = (await db.knex.migrate.latest({ migrationSource: new ListSource() })) as [number, string[]];
+      const [, done] = (await db.knex.migrate.latest({ migrationSource: new ListSource() })) as [
+        number,
+        string[],
+      ];
       if (done.length > 0) log.info('migrations applied', { migrations: done });
       return done;
     } catch (e) {

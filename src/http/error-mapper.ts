@@ -11,8 +11,10 @@ const log = getLogger('http');
  */
 export function toHttpAnswer(err: unknown): { status: number; body: { error: string; message: string } } {
   const e = err as { type?: string; status?: number; statusCode?: number };
-  if (e?.type === 'entity.too.large') return { status: 413, body: { error: 'too_large', message: 'request body too large' } };
-  if (e?.type === 'entity.parse.failed') return { status: 400, body: { error: 'validation', message: 'malformed JSON' } };
+  if (e?.type === 'entity.too.large')
+    return { status: 413, body: { error: 'too_large', message: 'request body too large' } };
+  if (e?.type === 'entity.parse.failed')
+    return { status: 400, body: { error: 'validation', message: 'malformed JSON' } };
   if (isAppError(err) && err.operational) {
     return { status: err.httpStatus, body: { error: err.code, message: err.message } };
   }
@@ -36,11 +38,29 @@ export function plainErrorHandler(err: unknown, req: Request, res: Response, _ne
   const answer = toHttpAnswer(err);
   if (answer.status >= 500) log.error('request failed', { err, path: req.path, requestId: req.id });
   if (res.headersSent) return;
-  res.status(answer.status).type('text/plain').send(answer.status === 500 ? 'Internal Error' : answer.body.message);
+  res
+    .status(answer.status)
+    .type('text/plain')
+    .send(answer.status === 500 ? 'Internal Error' : answer.body.message);
 }
 
 /** Kaspi's protocol: every failure is an XML result; a failure we did not foresee is 5 on check. */
 export function toKaspiAnswer(err: unknown): { result: 0 | 1 | 2 | 3 | 4 | 5; comment: string } {
   if (isAppError(err) && err.operational) return { result: err.kaspiResult, comment: err.message };
   return { result: 5, comment: 'Temporary error, try again later' };
+}
+
+/**
+ * JetPay's protocol: a JSON `code` (0/400/404/500) with a `message`. An operational error says
+ * what it is; anything else is "Internal error" (logged whole by the caller, never sent).
+ */
+export function toJetpayAnswer(err: unknown): { code: 400 | 404 | 500; message: string } {
+  const e = err as { type?: string };
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return { code: 400, message: 'Unsupported content encoding' };
+  }
+  if (e?.type === 'request.aborted' || e?.type === 'request.size.invalid')
+    return { code: 400, message: 'Incomplete request body' };
+  if (isAppError(err) && err.operational) return { code: err.jetpayCode, message: err.message };
+  return { code: 500, message: 'Internal error' };
 }

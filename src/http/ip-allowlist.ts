@@ -20,7 +20,10 @@ export class IpAllowlist {
   static parseRange(cidr: string): Range {
     if (cidr.includes('/')) {
       const [addr, bits] = ipaddr.parseCIDR(cidr);
-      return [normalise(addr), addr.kind() === 'ipv6' && normalise(addr).kind() === 'ipv4' ? bits - 96 : bits];
+      return [
+        normalise(addr),
+        addr.kind() === 'ipv6' && normalise(addr).kind() === 'ipv4' ? bits - 96 : bits,
+      ];
     }
     const addr = normalise(ipaddr.parse(cidr));
     return [addr, addr.kind() === 'ipv4' ? 32 : 128];
@@ -28,7 +31,10 @@ export class IpAllowlist {
 
   /** Throws with the offending entry, so a bad KASPI_ALLOWED_IPS stops the start. */
   static validate(cidrs: string): string | null {
-    for (const c of cidrs.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const c of cidrs
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       try {
         IpAllowlist.parseRange(c);
       } catch {
@@ -41,12 +47,15 @@ export class IpAllowlist {
   allows(ip: string | undefined): boolean {
     if (!ip || !ipaddr.isValid(ip)) return false;
     const addr = normalise(ipaddr.parse(ip));
-    return this.ranges.some(([range, bits]) => range.kind() === addr.kind() && addr.match([range, bits] as never));
+    return this.ranges.some(
+      ([range, bits]) => range.kind() === addr.kind() && addr.match([range, bits] as never),
+    );
   }
 }
 
 function normalise(addr: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv6 {
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) return (addr as ipaddr.IPv6).toIPv4Address();
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress())
+    return (addr as ipaddr.IPv6).toIPv4Address();
   return addr;
 }
 

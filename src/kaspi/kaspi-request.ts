@@ -77,7 +77,13 @@ export function readTxnDate(raw: string, offset: string): { utc: string; iso: st
 
 export function validateKaspiRequest(rawQuery: string, rules: KaspiRules): KaspiRequest | KaspiRejection {
   const q = parseQuery(rawQuery);
-  if (!q) return { result: 5, comment: 'Malformed request: repeated or structured parameter', txnId: null, command: null };
+  if (!q)
+    return {
+      result: 5,
+      comment: 'Malformed request: repeated or structured parameter',
+      txnId: null,
+      command: null,
+    };
   const command = q.get('command') ?? null;
   const rawTxn = q.get('txn_id');
   const txnId = rawTxn !== undefined && TXN_ID.test(rawTxn) ? rawTxn : null;
@@ -87,7 +93,12 @@ export function validateKaspiRequest(rawQuery: string, rules: KaspiRules): Kaspi
   if (txnId === null) return reject(5, 'Invalid txn_id');
 
   const account = q.get('account');
-  if (account === undefined || account.length === 0 || Array.from(account).length > 200 || !rules.accountRegex.test(account)) {
+  if (
+    account === undefined ||
+    account.length === 0 ||
+    Array.from(account).length > 200 ||
+    !rules.accountRegex.test(account)
+  ) {
     return reject(1, 'Invalid account');
   }
 

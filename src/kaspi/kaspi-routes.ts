@@ -26,8 +26,16 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
   const router = Router();
 
   router.get(deps.path, async (req: Request, res: Response) => {
-    const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
-    const entry = { channel: 'kaspi' as const, requestId: req.id, clientIp: req.ip, method: 'GET', request: rawQuery };
+    const rawQuery = req.originalUrl.includes('?')
+      ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)
+      : '';
+    const entry = {
+      channel: 'kaspi' as const,
+      requestId: req.id,
+      clientIp: req.ip,
+      method: 'GET',
+      request: rawQuery,
+    };
 
     if (!deps.allowlist.allows(req.ip)) {
       log.warn('caller outside the allowlist refused', { ip: req.ip, requestId: req.id });

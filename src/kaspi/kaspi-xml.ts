@@ -6,7 +6,13 @@ import { formatTenge, type Tiyn } from '../payments/money.js';
  * both the cheapest and the easiest to read. Every text value goes through escapeXml.
  */
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const XML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
 
 // Characters XML 1.0 cannot carry at all are dropped rather than sent broken.
 // eslint-disable-next-line no-control-regex

@@ -18,14 +18,18 @@ export function maskSecrets(value: unknown, seen = new WeakSet<object>(), depth 
   if (value instanceof Error) {
     const out: Record<string, unknown> = { name: value.name, message: maskText(value.message) };
     if (value.stack) out.stack = maskText(value.stack);
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? MASK : maskSecrets(v, seen, depth + 1);
+    for (const [k, v] of Object.entries(value))
+      out[k] = SECRET_KEY.test(k) ? MASK : maskSecrets(v, seen, depth + 1);
     if (value.cause !== undefined) out.cause = maskSecrets(value.cause, seen, depth + 1);
     return out;
   }
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, seen, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'object' ? MASK : maskSecrets(v, seen, depth + 1);
+    out[k] =
+      SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'object'
+        ? MASK
+        : maskSecrets(v, seen, depth + 1);
   }
   return out;
 }
@@ -56,10 +60,12 @@ const knownSecretsFormat = winston.format((info) => {
   const replace = (v: unknown): unknown => {
     if (typeof v === 'string') return extraSecrets.reduce((s, secret) => s.split(secret).join(MASK), v);
     if (Array.isArray(v)) return v.map(replace);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replace(x)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replace(x)]));
     return v;
   };
-  for (const key of Object.keys(info)) (info as Record<string, unknown>)[key] = replace((info as Record<string, unknown>)[key]);
+  for (const key of Object.keys(info))
+    (info as Record<string, unknown>)[key] = replace((info as Record<string, unknown>)[key]);
   return info;
 });
 

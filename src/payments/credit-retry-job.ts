@@ -89,7 +89,7 @@ export class CreditRetryJob {
         source: p.source,
         txnId: p.txnId,
         account: p.account,
-        amount: p.creditAmount ?? p.amount,
+        amount: p.amount,
         state: p.state,
         attempts: p.attempts,
         lastError: p.lastError,

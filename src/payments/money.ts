@@ -4,7 +4,7 @@
  */
 export type Tiyn = number;
 
-const TENGE = /^(\d{1,13})(?:\.(\d{1,2}))?$/;
+const TENGE = /^(\d{1,14})(?:\.(\d{1,2}))?$/;
 
 /** "200", "200.5", "200.00" -> 20000. No sign, exponent, comma or spaces. Null when malformed. */
 export function parseTenge(text: string): Tiyn | null {
@@ -29,7 +29,15 @@ export function formatTenge(tiyn: Tiyn | string | bigint): string {
 
 /** A value read from the database (mysql2 gives BIGINT as a string) as tiyn; throws on anything not integral. */
 export function toTiyn(v: unknown): Tiyn {
-  const n = typeof v === 'string' ? (/^-?\d{1,16}$/.test(v) ? Number(v) : NaN) : typeof v === 'bigint' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw new Error(`not an integer amount of tiyn: ${String(v)}`);
+  const n =
+    typeof v === 'string'
+      ? /^-?\d{1,16}$/.test(v)
+        ? Number(v)
+        : NaN
+      : typeof v === 'bigint'
+        ? Number(v)
+        : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n))
+    throw new Error(`not an integer amount of tiyn: ${String(v)}`);
   return n;
 }

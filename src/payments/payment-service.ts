@@ -81,7 +81,7 @@ interface Progress {
 
 type CreditTarget = Pick<
   Payment,
-  'id' | 'source' | 'txnId' | 'account' | 'amount' | 'creditAmount' | 'txnDateRaw' | 'txnDate' | 'attempts'
+  'id' | 'source' | 'txnId' | 'account' | 'amount' | 'txnDateRaw' | 'txnDate' | 'attempts'
 >;
 
 /**
@@ -143,7 +143,7 @@ export class PaymentService {
 
   /** The outcome a later request for this txn_id must get, from what is stored. */
   answerFor(p: Payment): PayOutcome {
-    const amount = p.creditAmount ?? p.amount;
+    const amount = p.amount;
     if (FINAL_STATES.includes(p.state)) {
       return {
         result: (p.result ?? 5) as KaspiResult,
@@ -181,7 +181,7 @@ export class PaymentService {
     if (this.billing.kind === 'sql') {
       // Pending credits come from the external billing; after a switch to sql, finish them in one transaction.
       const p = await this.payments.findById(due.id);
-      return p ? this.creditStoredSql(p.id, RETRYABLE_STATES, p.creditAmount ?? undefined) : null;
+      return p ? this.creditStoredSql(p.id, RETRYABLE_STATES) : null;
     }
     const billing = this.billing;
     if (
@@ -363,7 +363,6 @@ export class PaymentService {
         amount: credit,
         txnDate: p.txnDate,
       });
-      const creditAmount = credit !== p.amount ? credit : undefined;
       if (outcome.ok) {
         await this.payments.transition(trx, p.id, ['crediting'], {
           state: 'credited',
@@ -371,7 +370,6 @@ export class PaymentService {
           comment: COMMENT_OK,
           billingRef: outcome.billingRef,
           orderNumber: outcome.orderNumber ?? null,
-          creditAmount,
         });
         log.info('payment credited', { source: p.source, txnId: p.txnId, prvTxn: p.id, amount: credit });
         return { result: 0, comment: COMMENT_OK, prvTxn: p.id, amount: credit, created: true } as PayOutcome;
@@ -380,7 +378,6 @@ export class PaymentService {
         state: 'failed',
         result: outcome.result,
         comment: outcome.comment,
-        creditAmount,
       });
       return {
         result: outcome.result,
@@ -420,7 +417,6 @@ export class PaymentService {
       txnId: req.txnId,
       account: req.account,
       amount: req.amount,
-      creditAmount: null,
       txnDateRaw: req.txnDateRaw,
       txnDate: req.txnDate,
       attempts: 1,
@@ -440,18 +436,18 @@ export class PaymentService {
       paymentId,
       from,
       this.claimMs,
-      amount === undefined ? {} : { creditAmount: amount },
+      amount === undefined ? {} : { amount },
     );
     const p = await this.payments.findById(paymentId);
     if (!p) throw new NotFoundError('payment');
-    progress.amount = p.creditAmount ?? p.amount;
+    progress.amount = p.amount;
     if (!claimed) return this.answerFor(p);
     return this.sendCredit(billing, p, true);
   }
 
   /** Sends a claimed credit and settles its state, fenced by the attempt that claimed it. */
   private async sendCredit(billing: RemoteBilling, p: CreditTarget, created: boolean): Promise<PayOutcome> {
-    const amount = p.creditAmount ?? p.amount;
+    const amount = p.amount;
     const answer = (result: KaspiResult, comment: string): PayOutcome => ({
       result,
       comment,
@@ -577,7 +573,7 @@ export class PaymentService {
       source: p.source,
       txnId: p.txnId,
       account: p.account,
-      amount: p.creditAmount ?? p.amount,
+      amount: p.amount,
       txnDate,
     };
   }

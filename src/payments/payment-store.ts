@@ -10,13 +10,7 @@ export type PaymentSource = 'kaspi' | 'jetpay';
  * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no).
  */
 export type PaymentState =
-  | 'received'
-  | 'crediting'
-  | 'pending'
-  | 'credited'
-  | 'failed'
-  | 'awaiting_callback'
-  | 'declined';
+  'received' | 'crediting' | 'pending' | 'credited' | 'failed' | 'awaiting_callback' | 'declined';
 
 export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
 
@@ -40,8 +34,6 @@ export interface Payment {
   extra: Record<string, string> | null;
   billingRef: string | null;
   orderNumber: string | null;
-  /** Set when the amount sent to the billing differs from `amount` (a JetPay callback's sum). */
-  creditAmount: Tiyn | null;
   attempts: number;
   nextAttemptAt: string | null;
   lastError: string | null;
@@ -81,7 +73,6 @@ function toPayment(r: Row): Payment {
     extra: r.extra == null ? null : (JSON.parse(String(r.extra)) as Record<string, string>),
     billingRef: r.billing_ref == null ? null : String(r.billing_ref),
     orderNumber: r.order_number == null ? null : String(r.order_number),
-    creditAmount: r.credit_amount == null ? null : toTiyn(r.credit_amount),
     attempts: Number(r.attempts ?? 0),
     nextAttemptAt: r.next_attempt_at == null ? null : String(r.next_attempt_at),
     lastError: r.last_error == null ? null : String(r.last_error),
@@ -181,7 +172,6 @@ export class PaymentStore {
       lastError?: string | null;
       nextAttemptAt?: string | Knex.Raw | null;
       incrementAttempts?: boolean;
-      creditAmount?: Tiyn | null;
     },
     /** Only when the row is still at this attempt: a sender whose claim was taken over changes nothing. */
     guard: { attempts?: number } = {},
@@ -196,7 +186,6 @@ export class PaymentStore {
     if (patch.lastError !== undefined) update.last_error = patch.lastError?.slice(0, 500) ?? null;
     if (patch.nextAttemptAt !== undefined) update.next_attempt_at = patch.nextAttemptAt;
     if (patch.incrementAttempts) update.attempts = q.raw('attempts + 1');
-    if (patch.creditAmount !== undefined) update.credit_amount = patch.creditAmount;
     if (patch.state === 'credited') update.credited_at = now;
     let w = q('payments').where({ id }).whereIn('state', from);
     if (guard.attempts !== undefined) w = w.where('attempts', guard.attempts);
@@ -208,13 +197,14 @@ export class PaymentStore {
    * Takes a credit for sending: state crediting, one more attempt, and a claim until `claimMs`
    * from now by the database's clock. The row count decides between concurrent claimers; a claim
    * that runs out (its sender died) makes the row due for the retry job again.
-   * `due`: only when next_attempt_at has passed; `attempts`: only when nobody claimed it since it was read.
+   * `due`: only when next_attempt_at has passed; `attempts`: only when nobody claimed it since it was read;
+   * `amount`: what is to be credited, when it is only known now (a JetPay callback's paid sum).
    */
   async claim(
     id: string,
     from: readonly PaymentState[],
     claimMs: number,
-    opts: { due?: boolean; attempts?: number; creditAmount?: Tiyn } = {},
+    opts: { due?: boolean; attempts?: number; amount?: Tiyn } = {},
   ): Promise<boolean> {
     const k = this.db.knex;
     let w = k('payments').where({ id }).whereIn('state', from);
@@ -225,7 +215,7 @@ export class PaymentStore {
       attempts: k.raw('attempts + 1'),
       next_attempt_at: dbNow(this.db, claimMs),
       updated_at: dbTime(),
-      ...(opts.creditAmount !== undefined ? { credit_amount: opts.creditAmount } : {}),
+      ...(opts.amount !== undefined ? { amount: opts.amount } : {}),
     });
     return n === 1;
   }

@@ -33,7 +33,7 @@ describe.each(dbKinds)('[%s] external billing over HTTP', (kind) => {
       BILLING_ADAPTER: 'http',
       BILLING_URL: fake.url,
       BILLING_TOKEN: TOKEN,
-      BILLING_TIMEOUT_MS: 300,
+      BILLING_TIMEOUT_MS: 1000,
       BILLING_MAX_ATTEMPTS: 2,
       BILLING_RETRY_BASE_MS: 20,
       PAY_DEADLINE_MS: 3000,
@@ -229,7 +229,7 @@ describe.each(dbKinds)('[%s] external billing over HTTP', (kind) => {
   it('when the billing applies the credit but answers after our timeout, then the repeat with the key gets the same credit: exactly one', async () => {
     const acc = newAccount();
     const txn = newTxnId();
-    fake.slowMs = 600; // > BILLING_TIMEOUT_MS 300, applied before the wait
+    fake.slowMs = 1300; // > BILLING_TIMEOUT_MS 1000, applied before the wait
     // Only the first call is slow: slowMs applies to every call, so drop it once the first arrives.
     const first = pay(t.api(), txn, acc, '200.00');
     await fake.waitForCreditCalls(fake.creditCalls().length + 1);
@@ -244,7 +244,7 @@ describe.each(dbKinds)('[%s] external billing over HTTP', (kind) => {
   it('when every attempt times out after the billing applied it, then the payment is pending and the retry job settles it with one credit', async () => {
     const acc = newAccount();
     const txn = newTxnId();
-    fake.slowMs = 600;
+    fake.slowMs = 1300;
     const p1 = await pay(t.api(), txn, acc, '200.00');
     expect(p1.xml.result).toBe('4');
     expect((await payment(txn)).lastError).toMatch(/^billing_timeout/);
@@ -338,6 +338,27 @@ describe.each(dbKinds)('[%s] external billing over HTTP', (kind) => {
     fake.heal();
     await sleep(250);
     await retryNow();
+    expect((await payment(txn)).state).toBe('credited');
+  });
+
+  it('when two runners take the same due credit at once, then only one claims and sends it', async () => {
+    const acc = newAccount();
+    const txn = newTxnId();
+    fake.mode = '5xx';
+    await pay(t.api(), txn, acc, '200.00');
+    fake.heal();
+    fake.slowMs = 100;
+    await afterBackoff();
+    const row = await payment(txn);
+    const mine = { id: row.id, attempts: row.attempts };
+    expect(await t.gateway.stores.payments.findDue(1000)).toContainEqual(mine);
+    const calls = fake.creditCalls(`kaspi:${txn}`).length;
+    const outs = await Promise.all([
+      t.gateway.services.payments.retryCredit(mine),
+      t.gateway.services.payments.retryCredit(mine),
+    ]);
+    expect(outs.filter((o) => o !== null)).toHaveLength(1);
+    expect(fake.creditCalls(`kaspi:${txn}`).length - calls).toBe(1);
     expect((await payment(txn)).state).toBe('credited');
   });
 });

@@ -27,7 +27,11 @@ export async function createTestDatabase(kind: DbKind): Promise<TestDatabase> {
   if (kind === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-test-'));
     const file = path.join(dir, `gw_${tag}.sqlite`);
-    return { kind, url: `sqlite:${file}`, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    return {
+      kind,
+      url: `sqlite:${file}`,
+      drop: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const base = new URL(process.env.TEST_DATABASE_URL as string);
   const name = `gw_t_${tag}`;

@@ -8,7 +8,8 @@ import express, { type Request, type Response } from 'express';
  *   409-cancelled | 422 | 401; `failNext` limits a failing mode to the next N credit calls.
  * - `slowMs`: answer late (the credit is applied first when `applyBeforeSlow`, as a real billing
  *   that finishes its work after the caller gave up).
- * - `hold`: keep credit calls open until release() (`before-apply`, `after-apply`, or `alternate`).
+ * - `hold`: keep credit calls open until release(): `after-apply` (applied, answer held),
+ *   `before-apply` (not applied yet; dropped if the caller is gone by then), `alternate`.
  * - down()/up(): stop listening (connection refused) and come back on the same port.
  * It applies one credit per Idempotency-Key and answers a repeated key with the first answer,
  * counting how many times each key was applied and how many calls for it were open at once.
@@ -208,7 +209,11 @@ export class FakeBilling {
 
     const holdMode =
       this.hold === 'alternate' ? (this.holdCount++ % 2 === 0 ? 'after-apply' : 'before-apply') : this.hold;
-    if (holdMode === 'before-apply') await new Promise<void>((r) => this.held.push(r));
+    if (holdMode === 'before-apply') {
+      await new Promise<void>((r) => this.held.push(r));
+      // The caller went away before we got to it: like a request lost on the way, nothing applied.
+      if (req.socket.destroyed) return;
+    }
     if (this.slowMs > 0 && !this.applyBeforeSlow) await sleep(this.slowMs);
 
     if (fail) {

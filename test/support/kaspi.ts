@@ -22,7 +22,10 @@ let seq = 0;
 /** A txn_id unique in this process: 18 digits, above 2^53, so a JS number would lose digits. */
 export function newTxnId(): string {
   seq += 1;
-  return `9${String(process.pid).padStart(7, '0')}${String(Date.now() % 1e6).padStart(6, '0')}${String(seq).padStart(4, '0')}`.slice(0, 18);
+  return `9${String(process.pid).padStart(7, '0')}${String(Date.now() % 1e6).padStart(6, '0')}${String(seq).padStart(4, '0')}`.slice(
+    0,
+    18,
+  );
 }
 
 export const TXN_DATE = '20261123141500';
@@ -31,12 +34,26 @@ export function kaspiQuery(params: Record<string, string>): string {
   return `/payment_app.cgi?${new URLSearchParams(params).toString()}`;
 }
 
-export async function kaspi(agent: supertest.Agent, params: Record<string, string>): Promise<{ status: number; xml: KaspiXml; text: string; type: string }> {
+export async function kaspi(
+  agent: supertest.Agent,
+  params: Record<string, string>,
+): Promise<{ status: number; xml: KaspiXml; text: string; type: string }> {
   const res = await agent.get(kaspiQuery(params));
-  return { status: res.status, xml: res.status === 200 ? parseKaspi(res.text) : ({} as KaspiXml), text: res.text, type: String(res.headers['content-type']) };
+  return {
+    status: res.status,
+    xml: res.status === 200 ? parseKaspi(res.text) : ({} as KaspiXml),
+    text: res.text,
+    type: String(res.headers['content-type']),
+  };
 }
 
-export function pay(agent: supertest.Agent, txnId: string, account: string, sum: string, extra: Record<string, string> = {}) {
+export function pay(
+  agent: supertest.Agent,
+  txnId: string,
+  account: string,
+  sum: string,
+  extra: Record<string, string> = {},
+) {
   return kaspi(agent, { command: 'pay', txn_id: txnId, account, sum, txn_date: TXN_DATE, ...extra });
 }
 

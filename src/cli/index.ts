@@ -1,0 +1,42 @@
+import { Command } from 'commander';
+import { ConfigError, describeConfig } from '../config/config.js';
+import { registerAccountCommands } from './account-commands.js';
+import { CliError, print, withContext } from './cli-context.js';
+import { migrateLatest } from '../db/migrate.js';
+
+/** `npm run cli -- <command>`: the operator's tools, on the same config and database as the service. */
+export function buildProgram(): Command {
+  const program = new Command('cli').description('Kaspi gateway command line').showHelpAfterError();
+  program
+    .command('migrate')
+    .description('apply pending database migrations (safe to re-run)')
+    .action(
+      withContext(
+        async ({ db }) => {
+          const done = await migrateLatest(db);
+          print({ database: db.describe, applied: done, status: 'up to date' });
+        },
+        { migrate: false },
+      ),
+    );
+  program
+    .command('config')
+    .description('list every setting with its default')
+    .action(async () => {
+      for (const c of describeConfig())
+        process.stdout.write(`${c.key.padEnd(28)} ${c.doc} [dev: ${c.dev || '-'}, prod: ${c.prod || '-'}]\n`);
+    });
+  registerAccountCommands(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((e: unknown) => {
+    if (e instanceof CliError || e instanceof ConfigError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
