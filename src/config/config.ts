@@ -82,6 +82,10 @@ const schema = z.object({
   REFUND_AMOUNT_UNIT: z.enum(['tenge', 'tiyn']).describe('unit of ReturnAmount on the wire'),
   REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
   REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
+  REFUND_API_TIMEOUT_MS: int(100, 60000).describe('timeout of one Refund API call'),
+  REFUND_MAX_AGE_DAYS: int(1, 365).describe(
+    'a refund not final after this many days is flagged for a person',
+  ),
   REQUEST_LOG_RETENTION_DAYS: int(30, 3650).describe('request log kept this many days (>= 30)'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).describe('log level'),
   LOG_FORMAT: z.enum(['json', 'pretty']).describe('json lines or pretty text'),
@@ -126,6 +130,8 @@ function defaults(env: string): Record<string, string> {
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
+    REFUND_API_TIMEOUT_MS: '10000',
+    REFUND_MAX_AGE_DAYS: '14',
     REQUEST_LOG_RETENTION_DAYS: '90',
     LOG_LEVEL: env === 'test' ? 'warn' : 'info',
     LOG_FORMAT: dev ? 'pretty' : 'json',
@@ -192,6 +198,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
     if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL)
       problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (c.REFUND_API_URL && !(c.REFUND_API_LOGIN && c.REFUND_API_PASSWORD)) {
+      problems.push('REFUND_API_LOGIN and REFUND_API_PASSWORD are required with REFUND_API_URL');
+    }
     if (Boolean(c.JETPAY_PROJECT_ID) !== Boolean(c.JETPAY_SECRET)) {
       problems.push('JETPAY_PROJECT_ID and JETPAY_SECRET: set both to turn JetPay on, or neither');
     }

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Services, Stores } from '../main.js';
 import { CreditRetryJob } from '../payments/credit-retry-job.js';
+import { refundPollJob } from '../refunds/refund-poller.js';
 import type { JobDefinition } from './scheduler.js';
 
 export interface JobDeps {
@@ -23,7 +24,7 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
     batchSize: config.RETRY_BATCH_SIZE,
     stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
   });
-  return [
+  const jobs: JobDefinition[] = [
     {
       name: CREDIT_RETRY_JOB,
       cron: config.RETRY_CRON,
@@ -31,4 +32,9 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       run: (ctx) => creditRetry.run(ctx),
     },
   ];
+  // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
+  if (services.refunds.enabled) {
+    jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));
+  }
+  return jobs;
 }

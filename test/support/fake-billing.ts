@@ -13,6 +13,7 @@ import express, { type Request, type Response } from 'express';
  * - down()/up(): stop listening (connection refused) and come back on the same port.
  * It applies one credit per Idempotency-Key and answers a repeated key with the first answer,
  * counting how many times each key was applied and how many calls for it were open at once.
+ * POST /refunds (refund notices, `refund:<id>`) is applied once per key the same way.
  */
 
 export type FakeMode = 'ok' | 'reset' | '5xx' | 'garbage' | '404' | '409' | '409-cancelled' | '422' | '401';
@@ -50,6 +51,8 @@ export class FakeBilling {
 
   readonly accounts = new Map<string, FakeAccount>();
   readonly credits = new Map<string, AppliedCredit>();
+  /** Refund notices by Idempotency-Key (`refund:<id>`), each applied once. */
+  readonly refunds = new Map<string, AppliedCredit>();
   readonly requests: SeenRequest[] = [];
   /** Keys whose body broke the contract (wrong key, float amount, numeric txnId...). */
   readonly contractViolations: string[] = [];
@@ -133,6 +136,7 @@ export class FakeBilling {
     app.use(express.json());
     app.get('/api/accounts/:account', (req, res) => void this.lookup(req, res));
     app.post('/api/payments', (req, res) => void this.credit(req, res));
+    app.post('/api/refunds', (req, res) => void this.refund(req, res));
     const server = app.listen(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -240,6 +244,26 @@ export class FakeBilling {
     if (holdMode === 'after-apply') await new Promise<void>((r) => this.held.push(r));
     if (this.slowMs > 0 && this.applyBeforeSlow) await sleep(this.slowMs);
     if (!res.writableEnded && !res.destroyed) res.status(201).json({ billingRef: credit.billingRef });
+  }
+  private async refund(req: Request, res: Response): Promise<void> {
+    const seen = this.see(req);
+    const key = seen.key ?? '';
+    if (this.failing()) {
+      if (this.mode === 'reset') return void req.socket.destroy();
+      return void res.status(503).send('Service Unavailable');
+    }
+    if (!this.authorized(req, res)) return;
+    const body = req.body as Record<string, unknown>;
+    if (key !== `refund:${String(body.refundId)}` || typeof body.amountMinor !== 'number') {
+      this.contractViolations.push(`${key}: refund notice breaks the contract`);
+      return void res.status(400).json({ error: 'bad refund notice' });
+    }
+    let r = this.refunds.get(key);
+    if (!r) {
+      r = { billingRef: `R-${++this.refSeq}`, body, applied: 1 };
+      this.refunds.set(key, r);
+    }
+    res.status(201).json({ billingRef: r.billingRef });
   }
 }
 
