@@ -263,6 +263,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
       ]);
       // Pays answered 4 at the deadline may still be finishing: let them, then close the pool.
       await services.payments.drain();
+      if (services.billing instanceof HttpBilling) services.billing.close();
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     },

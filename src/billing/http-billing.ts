@@ -85,6 +85,10 @@ const RETRYABLE_STATUS = (s: number) => s >= 500 || s === 429;
 export class HttpBilling implements RemoteBilling {
   readonly kind = 'http' as const;
   private readonly client: Got;
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  };
 
   constructor(
     private readonly opts: HttpBillingOptions,
@@ -98,16 +102,19 @@ export class HttpBilling implements RemoteBilling {
       throwHttpErrors: false,
       followRedirect: false,
       responseType: 'text',
-      agent: {
-        http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-        https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-      },
+      agent: this.agents,
       headers: {
         'user-agent': 'kaspi-gateway',
         accept: 'application/json',
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
       },
     });
+  }
+
+  /** Drops kept-alive connections (shutdown). */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   /** The longest one call can take, every attempt and pause included. */

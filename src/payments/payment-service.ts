@@ -71,6 +71,7 @@ export const COMMENT_PROCESSING = 'Payment is being processed';
 export const COMMENT_REUSED = 'txn_id already used with other parameters';
 
 const MAX_TX_ATTEMPTS = 4;
+const TIMED_OUT = Symbol('deadline');
 
 /** What the answer given at the deadline can tell: the prv_txn once it is committed. */
 interface Progress {
@@ -118,8 +119,18 @@ export class PaymentService {
     return this.billing.kind === 'http' ? 2 * this.billing.maxCallMs + 1000 : 0;
   }
 
-  async check(account: string): Promise<CheckOutcome> {
-    const found = await this.billing.lookup(account);
+  /**
+   * Asks the billing whether the account (or order) may be paid. Answered within the deadline too:
+   * a lookup that doesn't fit throws UpstreamError (check is safe to fail: Kaspi gets 5).
+   */
+  async check(account: string, startedAt?: bigint): Promise<CheckOutcome> {
+    const lookup = this.billing.lookup(account);
+    const found = await this.raceDeadline(lookup, startedAt);
+    if (found === TIMED_OUT) {
+      lookup.catch(() => undefined); // a GET: nothing to finish, only its late failure to silence
+      log.warn('check not answered by the billing within the deadline', { deadlineMs: this.opts.deadlineMs });
+      throw new UpstreamError('billing_timeout', 'Billing unavailable, try again later', true);
+    }
     switch (found.kind) {
       case 'not_found':
         return { result: 1, comment: 'Account not found', fields: [] };
@@ -215,23 +226,27 @@ export class PaymentService {
     }
   }
 
+  /** The work's result, or TIMED_OUT when PAY_DEADLINE_MS (from `startedAt`, else now) comes first. */
+  private async raceDeadline<T>(work: Promise<T>, startedAt?: bigint): Promise<T | typeof TIMED_OUT> {
+    const elapsedMs = startedAt === undefined ? 0 : Number(process.hrtime.bigint() - startedAt) / 1e6;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, this.opts.deadlineMs - elapsedMs));
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async withinDeadline(
     work: Promise<PayOutcome>,
     progress: Progress,
     startedAt?: bigint,
   ): Promise<PayOutcome> {
-    const elapsedMs = startedAt === undefined ? 0 : Number(process.hrtime.bigint() - startedAt) / 1e6;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), Math.max(0, this.opts.deadlineMs - elapsedMs));
-    });
-    let done: PayOutcome | null;
-    try {
-      done = await Promise.race([work, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (done) return done;
+    const done = await this.raceDeadline(work, startedAt);
+    if (done !== TIMED_OUT) return done;
     log.warn('payment not finished within the deadline: answered 4, finishing in the background', {
       txnId: progress.txnId,
       prvTxn: progress.prvTxn,

@@ -4,7 +4,7 @@ import type { Payment } from '../../src/payments/payment-store.js';
 import { dbKinds } from '../support/databases.js';
 import { FakeBilling } from '../support/fake-billing.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { newTxnId, pay } from '../support/kaspi.js';
+import { check, newTxnId, pay } from '../support/kaspi.js';
 import { captureLogs } from '../support/log-capture.js';
 
 const DEADLINE_MS = 500;
@@ -144,6 +144,29 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
       prv_txn: answer.xml.prv_txn,
     });
     expect(fake.appliedCount(`kaspi:${txn}`)).toBe(1);
+  });
+
+  it('when the billing answers a check later than the deadline, then check answers 5 in time', async () => {
+    fake.accounts.set('8501', { name: 'Q R' });
+    fake.slowMs = 1200;
+    const [c, ms] = await timed(() => check(remote.api(), newTxnId(), '8501'));
+    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    expect(c.xml).toMatchObject({ result: '5', comment: 'Billing unavailable, try again later' });
+  });
+
+  it('when the database gives no connection, then check (embedded billing) answers 5 in time', async () => {
+    await sql.gateway.stores.accounts.addAccount({ account: '8601', name: 'S T', balance: 0 });
+    const trx = await holdPool(sql);
+    let c;
+    let ms;
+    try {
+      [c, ms] = await timed(() => check(sql.api(), newTxnId(), '8601'));
+    } finally {
+      await trx.commit();
+    }
+    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    expect(c.xml.result).toBe('5');
+    expect((await check(sql.api(), newTxnId(), '8601')).xml.result).toBe('0');
   });
 
   // A row lock held elsewhere is a MySQL case: SQLite's driver waits for a lock synchronously
