@@ -70,7 +70,12 @@ export const COMMENT_OK = 'OK';
 export const COMMENT_PROCESSING = 'Payment is being processed';
 export const COMMENT_REUSED = 'txn_id already used with other parameters';
 
-const MAX_TX_ATTEMPTS = 4;
+/**
+ * InnoDB may pick a pay's transaction as a deadlock victim when many identical pays race on one
+ * unique key and one account row; the transaction rolled back whole, so running it again is safe.
+ * The deadline still bounds the answer.
+ */
+const MAX_TX_ATTEMPTS = 8;
 const TIMED_OUT = Symbol('deadline');
 
 /** What the answer given at the deadline can tell: the prv_txn once it is committed. */
@@ -287,7 +292,8 @@ export class PaymentService {
         if (isUniqueViolation(e)) return this.replay(req);
         if (isRetryableTxError(e) && attempt < MAX_TX_ATTEMPTS) {
           log.warn('pay transaction aborted by the database, retrying', { txnId: req.txnId, attempt });
-          await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+          const backoff = Math.min(250, 5 * 2 ** attempt);
+          await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * backoff));
           continue;
         }
         return this.afterFailure(req, e);
