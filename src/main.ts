@@ -8,6 +8,7 @@ import { adminAuth } from './admin/admin-auth.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
+import { HttpBilling } from './billing/http-billing.js';
 import { SqlBilling } from './billing/sql-billing.js';
 import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
@@ -92,12 +93,30 @@ export function createStores(db: Db): Stores {
   };
 }
 
-export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
-  const billing =
-    overrides.billing?.(stores, config) ??
-    new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
-  const payments = new PaymentService(db, stores.payments, billing);
+export function createBilling(config: Config, stores: Stores): Billing {
+  if (config.BILLING_ADAPTER === 'http') {
+    return new HttpBilling(
+      {
+        baseUrl: config.BILLING_URL as string,
+        token: config.BILLING_TOKEN,
+        timeoutMs: config.BILLING_TIMEOUT_MS,
+        maxAttempts: config.BILLING_MAX_ATTEMPTS,
+        retryBaseMs: config.BILLING_RETRY_BASE_MS,
+      },
+      stores.requestLog,
+    );
+  }
+  return new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
+}
 
+export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
+  const billing = overrides.billing?.(stores, config) ?? createBilling(config, stores);
+  const payments = new PaymentService(db, stores.payments, billing, {
+    deadlineMs: config.PAY_DEADLINE_MS,
+    retryBackoffMs: config.RETRY_BACKOFF_MS,
+    retryBackoffMaxMs: config.RETRY_BACKOFF_MAX_MS,
+    txnDateOffset: config.KASPI_TXN_DATE_OFFSET,
+  });
   let refundApi: RefundApiClient | null = null;
   let refundTokens: RefundTokenStore | null = null;
   if (config.REFUND_API_URL) {
@@ -242,6 +261,9 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
             }),
         ),
       ]);
+      // Pays answered 4 at the deadline may still be finishing: let them, then close the pool.
+      await services.payments.drain();
+      if (services.billing instanceof HttpBilling) services.billing.close();
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     },

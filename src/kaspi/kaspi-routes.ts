@@ -59,7 +59,7 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
           : renderCheck({ txnId, result, comment });
     } else if (parsed.command === 'check') {
       try {
-        const out = await deps.payments.check(parsed.account);
+        const out = await deps.payments.check(parsed.account, req.startedAt);
         ({ result, comment } = out);
         body = renderCheck({ txnId, result, comment, fields: out.fields });
       } catch (e) {
@@ -78,6 +78,7 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
         txnDate: parsed.txnDateUtc,
         txnDateIso: parsed.txnDateIso,
         extra: parsed.extra,
+        startedAt: req.startedAt,
       });
       ({ result, comment } = out);
       body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });
