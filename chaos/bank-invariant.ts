@@ -2,6 +2,19 @@ import type { Db } from '../src/db/db.js';
 import { checkLedger } from '../bench/bench-db.js';
 import type { KaspiLedger } from './kaspi-traffic.js';
 
+/** Where credits land: the embedded ledger, or an external billing's own record of them. */
+export type CreditBook =
+  | { kind: 'sql' }
+  | {
+      kind: 'http';
+      /** txn_ids the billing applied a credit for (one per Idempotency-Key) */
+      credited: Set<string>;
+      /** calls that broke the contract (wrong key, body changed on a repeat...) */
+      violations: string[];
+      /** most calls for one key open at the same moment */
+      maxConcurrentPerKey: number;
+    };
+
 export interface InvariantReport {
   ok: boolean;
   lines: string[];
@@ -18,8 +31,9 @@ const CUT = /ECONNRESET|ECONNREFUSED|socket hang up|EPIPE/;
 export async function checkBankInvariant(
   db: Db,
   kaspi: KaspiLedger,
-  opts: { budgetMs: number; open: string[] },
+  opts: { budgetMs: number; open: string[]; book?: CreditBook },
 ): Promise<InvariantReport> {
+  const book = opts.book ?? { kind: 'sql' };
   const lines: string[] = [];
   const fail = (what: string, n: number, sample: unknown[] = []) => {
     if (n > 0)
@@ -38,11 +52,15 @@ export async function checkBankInvariant(
   const byTxn = new Map(
     rows.map((r: { id: unknown; txn_id: unknown; state: string }) => [String(r.txn_id), r]),
   );
-  const credited = new Set(
-    (await k('account_ledger').where({ kind: 'credit' }).select('payment_id')).map(
-      (r: { payment_id: unknown }) => String(r.payment_id),
-    ),
-  );
+  // payment ids the billing side credited
+  const credited =
+    book.kind === 'sql'
+      ? new Set(
+          (await k('account_ledger').where({ kind: 'credit' }).select('payment_id')).map(
+            (r: { payment_id: unknown }) => String(r.payment_id),
+          ),
+        )
+      : new Set([...book.credited].map((txn) => String(byTxn.get(txn)?.id ?? `missing:${txn}`)));
 
   const zeroWithoutCredit: unknown[] = [];
   const prvMismatch: unknown[] = [];
@@ -68,10 +86,26 @@ export async function checkBankInvariant(
   fail('txn_ids still without a final answer after the repeats', opts.open.length, opts.open);
 
   const l = await checkLedger(db);
-  fail('payments credited twice', l.doubled);
-  fail('credits without a credited payment, or the reverse', l.orphans);
   fail('payments left unfinished (received/crediting/pending)', l.unfinished);
-  if (l.balanceGap !== '0') lines.push(`FAIL balances minus credited amounts: ${l.balanceGap}`);
+  if (book.kind === 'sql') {
+    fail('payments credited twice', l.doubled);
+    fail('credits without a credited payment, or the reverse', l.orphans);
+    if (l.balanceGap !== '0') lines.push(`FAIL balances minus credited amounts: ${l.balanceGap}`);
+  } else {
+    const dbCredited = new Set(rows.filter((r) => r.state === 'credited').map((r) => String(r.txn_id)));
+    const billedNotCredited = [...book.credited].filter((txn) => !dbCredited.has(txn));
+    const creditedNotBilled = [...dbCredited].filter((txn) => !book.credited.has(txn));
+    fail(
+      'credits the billing applied but the payment is not credited',
+      billedNotCredited.length,
+      billedNotCredited,
+    );
+    fail('payments credited that the billing never applied', creditedNotBilled.length, creditedNotBilled);
+    fail('billing calls that broke the contract', book.violations.length, book.violations);
+    fail('one credit sent twice at the same moment', book.maxConcurrentPerKey > 1 ? 1 : 0, [
+      book.maxConcurrentPerKey,
+    ]);
+  }
 
   const answered = kaspi.calls.filter((c) => c.result !== null);
   const late = answered.filter((c) => c.ms > opts.budgetMs);
@@ -93,7 +127,10 @@ export async function checkBankInvariant(
   const maxMs = Math.max(0, ...answered.map((c) => c.ms));
   lines.unshift(
     `${kaspi.txns.size} txn_ids, ${kaspi.calls.length} calls (${[...results].map(([r, n]) => `${r === 'none' ? 'no answer' : `result ${r}`}: ${n}`).join(', ')}), ` +
-      `slowest answer ${maxMs} ms; payments ${l.payments}, credited ${l.credited}, credit lines ${l.credits}`,
+      `slowest answer ${maxMs} ms; payments ${l.payments}, credited ${l.credited}, ` +
+      (book.kind === 'sql'
+        ? `credit lines ${l.credits}`
+        : `credits applied by the billing ${book.credited.size}`),
   );
   return { ok: !lines.some((x) => x.startsWith('FAIL')), lines };
 }

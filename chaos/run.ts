@@ -3,6 +3,7 @@
  *   1. kill -9 of the gateway at random moments during a pay storm, and restart;
  *   2. MariaDB stopped and started again under load;
  *   3. MariaDB frozen (SIGSTOP) past the pay deadline, then thawed;
+ *   4. the external billing (a fake on loopback) failing every way it can, and a kill -9 mid-call;
  * after each, Kaspi repeats what got no final answer, and the bank invariant is checked
  * (chaos/bank-invariant.ts). Exit code 1 when any scenario breaks it.
  */
@@ -14,7 +15,9 @@ import { resetDatabase, seedAccounts } from '../bench/bench-db.js';
 import { startChild, type Child } from '../bench/children.js';
 import { createDb } from '../src/db/db.js';
 import { configureLogger } from '../src/log/logger.js';
-import { checkBankInvariant } from './bank-invariant.js';
+import { FakeBilling, type FakeMode } from '../test/support/fake-billing.js';
+import { accountName } from '../bench/bench-db.js';
+import { checkBankInvariant, type CreditBook } from './bank-invariant.js';
 import { KaspiLedger, payStorm, repeatUntilFinal } from './kaspi-traffic.js';
 import { PrivateMariaDb } from './private-mariadb.js';
 
@@ -30,8 +33,9 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jitter = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
-function gatewayEnv(url: string): Record<string, string> {
+function gatewayEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
+    ...extra,
     NODE_ENV: 'production',
     DATABASE_URL: url,
     DB_POOL_MAX: '10',
@@ -58,8 +62,13 @@ function healthz(port: number): Promise<number> {
 
 interface Scenario {
   name: string;
+  /** an external billing (the fake, with its faults) instead of the embedded one */
+  billing?: FakeBilling;
   run(ctx: { db: PrivateMariaDb; gw: { current: Child }; restart: () => Promise<void> }): Promise<string[]>;
 }
+
+// One fake billing for the billing scenario, started in main().
+const fake = new FakeBilling();
 
 const scenarios: Scenario[] = [
   {
@@ -105,7 +114,75 @@ const scenarios: Scenario[] = [
       return [`/healthz while frozen: ${health}`];
     },
   },
+  {
+    name: 'external billing faults: 5xx, resets, slow, garbage, down, held answers, and a kill -9 mid-call',
+    billing: fake,
+    async run({ gw, restart }) {
+      const notes: string[] = [];
+      const phase = async (what: string, ms: number, set: () => void | Promise<void>) => {
+        await set();
+        notes.push(`${what} ${ms} ms`);
+        await sleep(ms);
+      };
+      const mode = (m: FakeMode) => () => {
+        fake.heal();
+        fake.mode = m;
+      };
+      await phase('healthy', 1000, () => fake.heal());
+      await phase('5xx', 1500, mode('5xx'));
+      await phase('connection reset', 1500, mode('reset'));
+      await phase('slow (applied, answered after the timeout)', 2000, () => {
+        fake.heal();
+        fake.slowMs = 1500;
+      });
+      await phase('garbage 200', 1500, mode('garbage'));
+      await phase('down (connection refused)', 2000, async () => {
+        fake.heal();
+        await fake.down();
+      });
+      await phase('answers held past the deadline', DEADLINE_MS + 1000, async () => {
+        await fake.up();
+        fake.heal();
+        fake.hold = 'alternate';
+      });
+      await gw.current.kill9();
+      notes.push('gateway killed with calls in flight');
+      fake.release();
+      await phase('5xx while restarting', 500, mode('5xx'));
+      await restart();
+      await phase('healthy again', 2000, () => fake.heal());
+      return notes;
+    },
+  },
 ];
+
+function creditBook(s: Scenario): CreditBook {
+  if (!s.billing) return { kind: 'sql' };
+  const credited = new Set<string>();
+  for (const [key, c] of s.billing.credits)
+    if (c.applied > 0 && key.startsWith('kaspi:')) credited.add(key.slice(6));
+  return {
+    kind: 'http',
+    credited,
+    violations: s.billing.contractViolations,
+    maxConcurrentPerKey: Math.max(0, ...s.billing.maxConcurrentPerKey.values()),
+  };
+}
+
+function billingEnv(s: Scenario): Record<string, string> {
+  if (!s.billing) return {};
+  return {
+    BILLING_ADAPTER: 'http',
+    BILLING_URL: s.billing.url,
+    BILLING_TIMEOUT_MS: '800',
+    BILLING_MAX_ATTEMPTS: '2',
+    BILLING_RETRY_BASE_MS: '50',
+    RETRY_CRON: '* * * * * *',
+    RETRY_BACKOFF_MS: '300',
+    RETRY_BACKOFF_MAX_MS: '2000',
+    RETRY_LEASE_MS: '10000',
+  };
+}
 
 async function main() {
   configureLogger({ level: 'error', format: 'json' });
@@ -113,6 +190,9 @@ async function main() {
     `# Chaos run — ${new Date().toISOString()}; pay deadline ${DEADLINE_MS} ms, answers held to ${BUDGET_MS} ms; logs in ${workDir}`,
   );
   const only = env.CHAOS_ONLY ? env.CHAOS_ONLY.split(',').map(Number) : null;
+  await fake.start();
+  for (let i = 0; i < ACCOUNTS; i++)
+    fake.accounts.set(accountName(i), { name: 'Chaos Payer', balance: '0.00' });
   const db = await PrivateMariaDb.create();
   say(`private MariaDB on 127.0.0.1:${db.port}, data in ${db.dataDir}`);
   let failed = 0;
@@ -127,7 +207,7 @@ async function main() {
       await seed.close();
 
       const start = () =>
-        startChild(`gateway-${i + 1}`, 'bench/gateway-server.ts', gatewayEnv(db.url), workDir);
+        startChild(`gateway-${i + 1}`, 'bench/gateway-server.ts', gatewayEnv(db.url, billingEnv(s)), workDir);
       const gw = { current: await start() };
       const restart = async () => {
         gw.current = await start();
@@ -151,7 +231,7 @@ async function main() {
       await gw.current.stop();
       const check = createDb(db.url);
       try {
-        const r = await checkBankInvariant(check, kaspi, { budgetMs: BUDGET_MS, open });
+        const r = await checkBankInvariant(check, kaspi, { budgetMs: BUDGET_MS, open, book: creditBook(s) });
         for (const n of notes) say(`  ${n}`);
         for (const l of r.lines) say(`  ${l}`);
         say(`  -> ${r.ok ? 'PASS' : 'FAIL'}`);
@@ -162,6 +242,7 @@ async function main() {
     }
   } finally {
     await db.destroy();
+    await fake.close();
   }
   say('');
   say(failed === 0 ? 'chaos: every scenario kept the bank invariant' : `chaos: ${failed} scenario(s) FAILED`);
