@@ -25,12 +25,12 @@ export async function startChild(
   script: string,
   env: Record<string, string>,
   logDir: string,
-  opts: { startTimeoutMs?: number; nodeArgs?: string[] } = {},
+  opts: { startTimeoutMs?: number; nodeArgs?: string[]; cwd?: string } = {},
 ): Promise<Child> {
   const logFile = path.join(logDir, `${name}.log`);
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, NODE_OPTIONS: '', ...env },
     stdio: ['ignore', fd, fd, 'ipc'],
   });

@@ -35,6 +35,7 @@ const settings = {
   accounts: num('BENCH_ACCOUNTS', 2000),
   poolMax: num('BENCH_DB_POOL_MAX', 10),
   sqlite: env.BENCH_SQLITE !== '0',
+  baselineDir: env.BENCH_BASELINE_DIR ? path.resolve(env.BENCH_BASELINE_DIR) : null,
   cpuProf: env.BENCH_CPU_PROF === '1',
 };
 
@@ -49,7 +50,11 @@ const median = (xs: number[]) => {
 
 interface Target {
   db: 'mysql' | 'sqlite';
+  /** how the tables name it: the database, or the database and "baseline" */
+  name: string;
   url: string;
+  /** another checkout of the gateway to compare with (BENCH_BASELINE_DIR), in the rounds only */
+  baselineDir?: string;
   child?: Child;
 }
 
@@ -119,8 +124,28 @@ async function main() {
       `pool ${settings.poolMax}, log level ${env.BENCH_LOG_LEVEL ?? 'info'}; logs in ${workDir}`,
   );
 
-  const targets: Target[] = [{ db: 'mysql', url: settings.mysqlUrl }];
-  if (settings.sqlite) targets.push({ db: 'sqlite', url: sqliteUrl });
+  const targets: Target[] = [{ db: 'mysql', name: 'mysql', url: settings.mysqlUrl }];
+  if (settings.sqlite) targets.push({ db: 'sqlite', name: 'sqlite', url: sqliteUrl });
+  if (settings.baselineDir) {
+    // The same gateway entry point, run against the other checkout's src/ (its own node_modules).
+    fs.mkdirSync(path.join(settings.baselineDir, 'bench'), { recursive: true });
+    fs.copyFileSync(
+      path.join(import.meta.dirname, 'gateway-server.ts'),
+      path.join(settings.baselineDir, 'bench', 'gateway-server.ts'),
+    );
+    targets.push({
+      db: 'mysql',
+      name: 'mysql-baseline',
+      url: (() => {
+        const u = new URL(settings.mysqlUrl);
+        u.pathname = `${u.pathname}_base`;
+        return u.href;
+      })(),
+      baselineDir: settings.baselineDir,
+    });
+    say(`baseline: ${settings.baselineDir} on its own database`);
+  }
+  const measured = targets.filter((t) => !t.baselineDir);
   for (const t of targets) {
     await resetDatabase(t.url);
     const db = createDb(t.url);
@@ -130,7 +155,7 @@ async function main() {
       await db.close();
     }
   }
-  for (const t of targets) {
+  for (const t of measured) {
     const q = await countQueries(t.url, settings.accounts);
     say(`statements per call on ${t.db} (request log included): pay ${q.pay}, check ${q.check}`);
   }
@@ -140,8 +165,9 @@ async function main() {
     const bare = await startChild('bare', 'bench/bare-server.ts', {}, workDir);
     children.push(bare);
     for (const t of targets) {
-      t.child = await startChild(`gateway-${t.db}`, 'bench/gateway-server.ts', gatewayEnv(t.url), workDir, {
+      t.child = await startChild(`gateway-${t.name}`, 'bench/gateway-server.ts', gatewayEnv(t.url), workDir, {
         nodeArgs: settings.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`] : [],
+        cwd: t.baselineDir,
       });
       children.push(t.child);
     }
@@ -172,8 +198,8 @@ async function main() {
       { what: 'bare express', db: '-', endpoint: 'bare', port: bare.port, pid: bare.child.pid },
       ...targets.flatMap((t) =>
         (['pay', 'check'] as const).map((endpoint) => ({
-          what: `${endpoint} ${t.db}`,
-          db: t.db,
+          what: `${endpoint} ${t.name}`,
+          db: t.name,
           endpoint,
           port: t.child!.port,
           pid: t.child!.child.pid,
@@ -257,7 +283,7 @@ async function main() {
 
     say('');
     say(`## ${settings.wideConnections} connections, pay, ${settings.wideS} s`);
-    for (const t of targets) {
+    for (const t of measured) {
       const r = await load({
         label: `wide ${t.db}`,
         port: t.child!.port,
@@ -275,7 +301,7 @@ async function main() {
     say(
       `## Storm: ${settings.storm} identical pays (one txn_id) over ${Math.min(settings.wideConnections, settings.storm)} connections`,
     );
-    for (const t of targets) {
+    for (const t of measured) {
       const s = await stormOf(t, settings.storm);
       const results = [...s.results.entries()].map(([k, v]) => `result ${k}: ${v}`).join(', ');
       say(
@@ -296,7 +322,7 @@ async function main() {
         ledgers.push(l);
         const [{ c: logRows }] = (await db.knex('request_log').count({ c: '*' })) as [{ c: number | string }];
         say(
-          `${t.db}: payments ${l.payments}, credited ${l.credited}, credit lines ${l.credits}, doubled ${l.doubled}, orphans ${l.orphans}, ` +
+          `${t.name}: payments ${l.payments}, credited ${l.credited}, credit lines ${l.credits}, doubled ${l.doubled}, orphans ${l.orphans}, ` +
             `unfinished ${l.unfinished}, balances − credited amounts ${l.balanceGap}, request log rows ${logRows} -> ${l.ok ? 'OK' : 'BROKEN'}`,
         );
       } finally {
