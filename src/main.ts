@@ -1,8 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Express, Router } from 'express';
-import { createAdminApp } from './admin/admin-app.js';
+import { createAdminApp, createMetricsApp } from './admin/admin-app.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
@@ -11,8 +9,10 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
+import { Listener, type ListenOptions } from './http/listener.js';
 import { RequestLog } from './http/request-log.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
+import { Metrics } from './metrics/metrics.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
 import { PaymentStore } from './payments/payment-store.js';
@@ -43,11 +43,18 @@ export interface Gateway {
   db: Db;
   stores: Stores;
   services: Services;
+  metrics: Metrics;
   app: Express;
   adminApp: Express;
-  /** Listens on PORT and ADMIN_PORT (0 = any free port); resolves with the bound ports. */
-  start(): Promise<{ port: number; adminPort: number }>;
-  /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
+  /**
+   * Listens on PORT and ADMIN_PORT (0 = any free port), and METRICS_PORT when set; resolves with
+   * the bound ports.
+   */
+  start(): Promise<{ port: number; adminPort: number; metricsPort?: number }>;
+  /**
+   * Stops taking connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), stops
+   * jobs, flushes the request log, closes the pool. Safe to call more than once.
+   */
   stop(): Promise<void>;
 }
 
@@ -62,7 +69,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
   return { billing, payments: new PaymentService(db, stores.payments, billing) };
 }
 
-export function createApps(config: Config, db: Db, stores: Stores, services: Services) {
+export function createApps(config: Config, db: Db, stores: Stores, services: Services, metrics?: Metrics) {
   const publicRouters: Router[] = [];
   const adminRouters: Router[] = [];
   const app = createApp({
@@ -70,11 +77,28 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
     payments: services.payments,
     requestLog: stores.requestLog,
+    metrics,
     routers: publicRouters,
   });
-  const adminApp = createAdminApp({ db, routers: adminRouters });
+  const adminApp = createAdminApp({ db, metrics, routers: adminRouters });
   return { app, adminApp };
 }
+
+/** Under pm2 each worker has its own number (0..n-1): its own metrics port is METRICS_PORT + that. */
+export function workerNumber(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.NODE_APP_INSTANCE ?? env.pm_id ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+function databasePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const log = getLogger('main');
 
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
   const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
@@ -84,47 +108,71 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     config.BILLING_TOKEN,
     config.REFUND_API_PASSWORD,
     config.ADMIN_API_KEY,
+    databasePassword(config.DATABASE_URL),
   );
 
   const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
-  const { app, adminApp } = createApps(config, db, stores, services);
+  const metrics = new Metrics(db);
+  const { app, adminApp } = createApps(config, db, stores, services, metrics);
 
-  const servers: http.Server[] = [];
-  const listen = (a: Express, port: number, host: string) =>
-    new Promise<http.Server>((resolve, reject) => {
-      const server = http.createServer(a);
-      server.once('error', reject);
-      server.listen(port, host, () => resolve(server));
-    });
+  const listeners: Listener[] = [];
+  const listenOptions = (port: number, host: string): ListenOptions => ({
+    port,
+    host,
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEPALIVE_TIMEOUT_MS,
+  });
+  let stopping: Promise<void> | undefined;
+
+  const stopNow = async () => {
+    const started = Date.now();
+    const closed = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
+    const cut = closed.reduce((n, c) => n + c.cut, 0);
+    if (cut > 0)
+      log.error('requests cut at shutdown: check their payments', {
+        cut,
+        timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      });
+    await stores.requestLog.flush();
+    if (!overrides.db) await db.close();
+    log.info('stopped', { ms: Date.now() - started });
+  };
 
   return {
     config,
     db,
     stores,
     services,
+    metrics,
     app,
     adminApp,
     async start() {
-      const pub = await listen(app, config.PORT, config.HOST);
-      const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
-      servers.push(pub, admin);
-      return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
+      const pub = await Listener.listen(app, {
+        ...listenOptions(config.PORT, config.HOST),
+        tls:
+          config.TLS_CERT_FILE && config.TLS_KEY_FILE
+            ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
+            : undefined,
+      });
+      listeners.push(pub);
+      const admin = await Listener.listen(adminApp, listenOptions(config.ADMIN_PORT, config.ADMIN_HOST));
+      listeners.push(admin);
+      let metricsPort: number | undefined;
+      if (config.METRICS_PORT !== undefined) {
+        const port = config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + workerNumber();
+        const m = await Listener.listen(createMetricsApp(metrics), listenOptions(port, config.ADMIN_HOST));
+        listeners.push(m);
+        metricsPort = m.port;
+      }
+      return { port: pub.port, adminPort: admin.port, metricsPort };
     },
-    async stop() {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeIdleConnections();
-            }),
-        ),
-      );
-      await stores.requestLog.flush();
-      if (!overrides.db) await db.close();
+    stop() {
+      stopping ??= stopNow();
+      return stopping;
     },
   };
 }
@@ -180,12 +228,13 @@ async function main(): Promise<void> {
     throw e;
   }
   configureLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-  const log = getLogger('main');
   const gateway = await buildGateway(config);
-  const { port, adminPort } = await gateway.start();
+  gateway.metrics.collectProcessMetrics();
+  const { port, adminPort, metricsPort } = await gateway.start();
   log.info('gateway listening', {
-    public: `${config.HOST}:${port}`,
+    public: `${config.TLS_CERT_FILE ? 'https' : 'http'}://${config.HOST}:${port}`,
     admin: `${config.ADMIN_HOST}:${adminPort}`,
+    metrics: metricsPort === undefined ? undefined : `${config.ADMIN_HOST}:${metricsPort}`,
     database: gateway.db.describe,
     billing: config.BILLING_ADAPTER,
     env: config.NODE_ENV,
@@ -194,24 +243,51 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C means "now": the person at the terminal has decided.
+      if (signal === 'SIGINT' && !process.send) process.exit(130);
+      return;
+    }
     stopping = true;
-    log.info('stopping', { signal });
+    log.info('stopping: draining requests in flight', { signal });
     gateway
       .stop()
-      .then(() => process.exit(0))
+      .then(() => exitSoon(0))
       .catch((e: unknown) => {
         log.error('unclean stop', { err: e });
-        process.exit(1);
+        exitSoon(1);
       });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // pm2 with shutdown_with_message (Windows has no signals) asks with a message instead.
+  process.on('message', (msg) => {
+    if (msg === 'shutdown') shutdown('shutdown message');
+  });
+  // pm2 (wait_ready) sends this worker traffic, and stops the old one on reload, only after this.
+  process.send?.('ready');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Exits once the log lines above have left (stdout to a pipe is asynchronous), at most 1 s later. */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 1000).unref();
+}
+
+/** `node dist/src/main.js`, and pm2, whose cluster workers run its container with our path in pm_exec_path. */
+function isEntryPoint(): boolean {
+  const self = fileURLToPath(import.meta.url);
+  const entry = process.env.pm_exec_path ?? process.argv[1];
+  return entry !== undefined && (self === entry || import.meta.url === pathToFileURL(entry).href);
+}
+
+if (isEntryPoint()) {
   main().catch((e: unknown) => {
-    getLogger('main').error('failed to start', { err: e });
+    if (e instanceof ConfigError) {
+      process.stderr.write(`Refusing to start: ${e.message}\n`);
+      process.exit(78);
+    }
+    log.error('failed to start', { err: e });
     process.exit(1);
   });
 }

@@ -1,0 +1,168 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { dbTime, fromDbTime, type Db } from '../db/db.js';
+import { getLogger } from '../log/logger.js';
+
+const log = getLogger('metrics');
+
+/**
+ * A pay still in `received`/`crediting` past this is no longer owned by a live request (answers are
+ * due within PAY_DEADLINE_MS): it is a credit someone, or the retry job, must finish.
+ */
+const STUCK_AFTER_MS = 15_000;
+const SCRAPE_DB_TIMEOUT_MS = 2_000;
+
+/** Refund statuses as the refund API shows them (refund-api.md): each is exported, 0 when none. */
+const REFUND_STATUSES = [
+  'new',
+  'accepted',
+  'in_progress',
+  'manual',
+  'in_progress_error',
+  'success',
+  'declined',
+  'failed',
+  'fatal',
+];
+/** Final, or (fatal) parked for a person: not counted as "waiting" for the oldest-item age. */
+const REFUND_NOT_WAITING = ['success', 'declined', 'failed', 'fatal'];
+
+/**
+ * Prometheus metrics of one process. Request counters and the latency histogram live in memory and
+ * cost the pay path no query; the database gauges (pending credits, refunds, oldest pending item)
+ * are computed when /metrics is scraped.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'endpoint' | 'status' | 'result'>;
+  private readonly latency: Histogram<'endpoint'>;
+  private readonly pendingCredits: Gauge;
+  private readonly oldestPending: Gauge<'kind'>;
+  private readonly refunds: Gauge<'status'>;
+  private readonly dbUp: Gauge;
+  private refundStatusColumn: string | null = null;
+  private processMetrics = false;
+
+  constructor(private readonly db: Db) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'gateway_requests_total',
+      help: 'Requests answered on the public listener, by endpoint, HTTP status and protocol result',
+      labelNames: ['endpoint', 'status', 'result'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'gateway_request_duration_seconds',
+      help: 'Time from request to answer on the public listener',
+      labelNames: ['endpoint'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+      registers,
+    });
+    this.pendingCredits = new Gauge({
+      name: 'gateway_pending_credits',
+      help: 'Payments whose credit is not finished: pending, or received/crediting for over 15 s',
+      registers,
+    });
+    this.oldestPending = new Gauge({
+      name: 'gateway_oldest_pending_age_seconds',
+      help: 'Age of the oldest unfinished item: kind=payment (pending credit), kind=refund (not final)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.refunds = new Gauge({
+      name: 'gateway_refunds',
+      help: 'Refunds by status',
+      labelNames: ['status'],
+      registers,
+    });
+    this.dbUp = new Gauge({
+      name: 'gateway_metrics_database_up',
+      help: '1 when the database answered this scrape; 0 means the database gauges are stale',
+      registers,
+    });
+  }
+
+  /** Process metrics (CPU, memory, event loop lag, GC): once, in the real service only. */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeRequest(endpoint: string, status: number | string, result: string, seconds: number): void {
+    this.requests.inc({ endpoint, status: String(status), result });
+    this.latency.observe({ endpoint }, seconds);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  async render(now = new Date()): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.refreshDatabaseGauges(now),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('database gauges timed out')), SCRAPE_DB_TIMEOUT_MS);
+        }),
+      ]);
+      this.dbUp.set(1);
+    } catch (err) {
+      // /healthz already says the database is down; the scrape still answers with what it has.
+      log.warn('metrics scrape without database gauges', { err });
+      this.dbUp.set(0);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.registry.metrics();
+  }
+
+  private async refreshDatabaseGauges(now: Date): Promise<void> {
+    const knex = this.db.knex;
+    const stuckBefore = dbTime(new Date(now.getTime() - STUCK_AFTER_MS));
+    const row = (await knex('payments')
+      .where('state', 'pending')
+      .orWhere((q) => q.whereIn('state', ['received', 'crediting']).andWhere('updated_at', '<', stuckBefore))
+      .count({ n: '*' })
+      .min({ oldest: 'received_at' })
+      .first()) as { n: number | string; oldest: string | null } | undefined;
+    this.pendingCredits.set(Number(row?.n ?? 0));
+    this.oldestPending.set({ kind: 'payment' }, ageSeconds(row?.oldest ?? null, now));
+
+    const column = await this.findRefundStatusColumn();
+    if (column === null) return;
+    const byStatus = (await knex('refunds').select({ status: column }).count({ n: '*' }).groupBy(column)) as {
+      status: string;
+      n: number | string;
+    }[];
+    const counts = new Map<string, number>(REFUND_STATUSES.map((s) => [s, 0]));
+    for (const r of byStatus) counts.set(String(r.status), Number(r.n));
+    for (const [status, n] of counts) this.refunds.set({ status }, n);
+    if (await knex.schema.hasColumn('refunds', 'created_at')) {
+      const waiting = (await knex('refunds')
+        .whereNotIn(column, REFUND_NOT_WAITING)
+        .min({ oldest: 'created_at' })
+        .first()) as { oldest: string | null } | undefined;
+      this.oldestPending.set({ kind: 'refund' }, ageSeconds(waiting?.oldest ?? null, now));
+    }
+  }
+
+  /** The refunds table comes with the refunds capability; until it exists there is nothing to count. */
+  private async findRefundStatusColumn(): Promise<string | null> {
+    if (this.refundStatusColumn) return this.refundStatusColumn;
+    const schema = this.db.knex.schema;
+    if (!(await schema.hasTable('refunds'))) return null;
+    for (const c of ['status', 'state']) {
+      if (await schema.hasColumn('refunds', c)) {
+        this.refundStatusColumn = c;
+        return c;
+      }
+    }
+    return null;
+  }
+}
+
+function ageSeconds(oldest: string | null, now: Date): number {
+  const t = fromDbTime(oldest);
+  return t ? Math.max(0, (now.getTime() - t.getTime()) / 1000) : 0;
+}
