@@ -5,12 +5,15 @@ import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
 import { SqlBilling } from './billing/sql-billing.js';
-import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
 import { Listener, type ListenOptions } from './http/listener.js';
 import { RequestLog } from './http/request-log.js';
+import { jetpayRoutes } from './jetpay/jetpay-routes.js';
+import { JetpayService } from './jetpay/jetpay-service.js';
+import { JetpayStore } from './jetpay/jetpay-store.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { parseTenge } from './payments/money.js';
@@ -26,11 +29,14 @@ export interface Stores {
   accounts: AccountStore;
   payments: PaymentStore;
   requestLog: RequestLog;
+  jetpay: JetpayStore;
 }
 
 export interface Services {
   billing: Billing;
   payments: PaymentService;
+  /** null when JetPay is off (JETPAY_PROJECT_ID and JETPAY_SECRET not set). */
+  jetpay: JetpayService | null;
 }
 
 export interface Overrides {
@@ -59,19 +65,58 @@ export interface Gateway {
 }
 
 export function createStores(db: Db): Stores {
-  return { accounts: new AccountStore(db), payments: new PaymentStore(db), requestLog: new RequestLog(db) };
+  const payments = new PaymentStore(db);
+  return {
+    accounts: new AccountStore(db),
+    payments,
+    requestLog: new RequestLog(db),
+    jetpay: new JetpayStore(db, payments),
+  };
 }
 
 export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
   const billing =
     overrides.billing?.(stores, config) ??
     new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
-  return { billing, payments: new PaymentService(db, stores.payments, billing) };
+  const payments = new PaymentService(db, stores.payments, billing);
+  return { billing, payments, jetpay: createJetpayService(config, stores, billing, payments) };
+}
+
+function createJetpayService(
+  config: Config,
+  stores: Stores,
+  billing: Billing,
+  payments: PaymentService,
+): JetpayService | null {
+  if (!jetpayEnabled(config)) return null;
+  return new JetpayService({
+    billing,
+    payments,
+    store: stores.jetpay,
+    rules: {
+      accountRegex: new RegExp(config.ACCOUNT_REGEX, 'u'),
+      minSum: config.PAY_MIN_SUM,
+      maxSum: config.PAY_MAX_SUM,
+      allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
+    },
+  });
 }
 
 export function createApps(config: Config, db: Db, stores: Stores, services: Services, metrics?: Metrics) {
   const publicRouters: Router[] = [];
   const adminRouters: Router[] = [];
+  if (services.jetpay) {
+    // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
+    publicRouters.push(
+      jetpayRoutes({
+        service: services.jetpay,
+        requestLog: stores.requestLog,
+        projectId: config.JETPAY_PROJECT_ID as string,
+        secret: config.JETPAY_SECRET as string,
+        skipRequestSignature: config.JETPAY_SKIP_SIGNATURE,
+      }),
+    );
+  }
   const app = createApp({
     config,
     allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
@@ -203,13 +248,15 @@ async function seedDemo(g: Gateway, port: number): Promise<void> {
   }
   const base = `http://127.0.0.1:${port}${g.config.KASPI_PATH}`;
   const when = new Date(Date.now() + 5 * 3600_000).toISOString().replace(/\D/g, '').slice(0, 14);
+  // A fresh txn_id each start, so the printed pay credits instead of replaying an earlier one.
+  const txn = String(Date.now()).slice(-9);
   process.stdout.write(
     [
       '',
       `Demo accounts: ${DEMO_ACCOUNTS.map((a) => a.account).join(', ')}; demo order ORD-1001 (4500.00).`,
       'Try them:',
-      `  curl '${base}?command=check&txn_id=1001&account=7770000001&sum=200.00'`,
-      `  curl '${base}?command=pay&txn_id=1001&account=7770000001&sum=200.00&txn_date=${when}'`,
+      `  curl '${base}?command=check&txn_id=${txn}&account=7770000001&sum=200.00'`,
+      `  curl '${base}?command=pay&txn_id=${txn}&account=7770000001&sum=200.00&txn_date=${when}'`,
       `  npm run cli -- accounts show 7770000001`,
       '',
     ].join('\n'),
@@ -237,6 +284,7 @@ async function main(): Promise<void> {
     metrics: metricsPort === undefined ? undefined : `${config.ADMIN_HOST}:${metricsPort}`,
     database: gateway.db.describe,
     billing: config.BILLING_ADAPTER,
+    jetpay: jetpayEnabled(config) ? 'on' : 'off',
     env: config.NODE_ENV,
   });
   if (config.SEED_DEMO_ACCOUNTS) await seedDemo(gateway, port);

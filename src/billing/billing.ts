@@ -9,8 +9,27 @@ export interface Field {
 
 export type OrderStatus = 'open' | 'paid' | 'cancelled';
 
+/**
+ * Something a JetPay customer pays into (a contract, a loan). A billing that has none leaves
+ * `entities` out and the account itself is the one entity. Amounts in tiyn.
+ */
+export interface BillingEntity {
+  id: string;
+  number: string;
+  payment?: Tiyn;
+  minPayment?: Tiyn;
+  info?: Record<string, string | number>;
+}
+
 export type Lookup =
-  | { kind: 'account'; account: string; name: string; balance: Tiyn | null; fields: Field[] }
+  | {
+      kind: 'account';
+      account: string;
+      name: string;
+      balance: Tiyn | null;
+      fields: Field[];
+      entities?: BillingEntity[];
+    }
   | { kind: 'order'; number: string; account: string | null; due: Tiyn; status: OrderStatus; fields: Field[] }
   | { kind: 'not_found' };
 

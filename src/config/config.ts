@@ -51,8 +51,15 @@ const schema = z.object({
   BILLING_TOKEN: z.string().optional().describe('Bearer token for the external billing'),
   BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call'),
   RETRY_CRON: z.string().describe('cron of the pending-credit retry job'),
-  JETPAY_PROJECT_ID: z.string().optional().describe('JetPay project id'),
-  JETPAY_SECRET: z.string().optional().describe('JetPay signing secret'),
+  JETPAY_PROJECT_ID: z
+    .string()
+    .regex(/^\d{1,20}$/, 'must be the digits of the JetPay project id')
+    .optional()
+    .describe('JetPay project id; JetPay is on only when this and JETPAY_SECRET are set'),
+  JETPAY_SECRET: z.string().min(1).optional().describe('JetPay signing secret (HMAC-SHA512 key)'),
+  JETPAY_SKIP_SIGNATURE: bool.describe(
+    'development only: accept verify/check_deposit without a valid signature',
+  ),
   REFUND_API_URL: z.string().url().optional().describe('Kaspi Refund API base URL'),
   REFUND_API_LOGIN: z.string().optional().describe('Refund API login'),
   REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
@@ -112,6 +119,7 @@ function defaults(env: string): Record<string, string> {
     BILLING_ADAPTER: 'sql',
     BILLING_TIMEOUT_MS: '5000',
     RETRY_CRON: '*/30 * * * * *',
+    JETPAY_SKIP_SIGNATURE: 'false',
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
@@ -194,12 +202,23 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push('SHUTDOWN_TIMEOUT_MS: must exceed PAY_DEADLINE_MS, so a pay in flight is never cut');
     if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS)
       problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+    if (Boolean(c.JETPAY_PROJECT_ID) !== Boolean(c.JETPAY_SECRET)) {
+      problems.push('JETPAY_PROJECT_ID and JETPAY_SECRET: set both to turn JetPay on, or neither');
+    }
+    if (c.JETPAY_SKIP_SIGNATURE && nodeEnv === 'production') {
+      problems.push('JETPAY_SKIP_SIGNATURE: never in production');
+    }
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError([...new Set(problems)]);
   return Object.freeze({ ...parsed.data });
+}
+
+/** JetPay's routes exist only when both its settings are given; production needs them only then. */
+export function jetpayEnabled(c: Config): boolean {
+  return Boolean(c.JETPAY_PROJECT_ID && c.JETPAY_SECRET);
 }
 
 /** The documented settings, for the README table and `cli config`. */

@@ -49,3 +49,18 @@ export function toKaspiAnswer(err: unknown): { result: 0 | 1 | 2 | 3 | 4 | 5; co
   if (isAppError(err) && err.operational) return { result: err.kaspiResult, comment: err.message };
   return { result: 5, comment: 'Temporary error, try again later' };
 }
+
+/**
+ * JetPay's protocol: a JSON `code` (0/400/404/500) with a `message`. An operational error says
+ * what it is; anything else is "Internal error" (logged whole by the caller, never sent).
+ */
+export function toJetpayAnswer(err: unknown): { code: 400 | 404 | 500; message: string } {
+  const e = err as { type?: string };
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return { code: 400, message: 'Unsupported content encoding' };
+  }
+  if (e?.type === 'request.aborted' || e?.type === 'request.size.invalid')
+    return { code: 400, message: 'Incomplete request body' };
+  if (isAppError(err) && err.operational) return { code: err.jetpayCode, message: err.message };
+  return { code: 500, message: 'Internal error' };
+}

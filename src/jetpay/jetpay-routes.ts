@@ -1,0 +1,154 @@
+import express, { Router, type Request, type Response } from 'express';
+import { toJetpayAnswer } from '../http/error-mapper.js';
+import { isAppError } from '../http/errors.js';
+import { noteOutcome } from '../http/observe.js';
+import { elapsedMs } from '../http/request-id.js';
+import type { RequestLog } from '../http/request-log.js';
+import { getLogger } from '../log/logger.js';
+import { parseJetpayBody, type JsonObject } from './jetpay-json.js';
+import {
+  checkProject,
+  claimedPaymentId,
+  checkSignature,
+  INVALID_SIGNATURE,
+  readCallback,
+  readCheckDeposit,
+  readType,
+  readVerify,
+  requireObject,
+} from './jetpay-request.js';
+import type { JetpayService } from './jetpay-service.js';
+
+const log = getLogger('jetpay');
+
+export const JETPAY_PATH = '/jetpay';
+export const JETPAY_CALLBACK_PATH = '/jetpay/callback';
+/** JetPay's messages are a few hundred bytes; anything near this is not JetPay. */
+export const JETPAY_BODY_LIMIT = 64 * 1024;
+
+export interface JetpayRouteDeps {
+  service: JetpayService;
+  requestLog: RequestLog;
+  projectId: string;
+  secret: string;
+  /** Development only (config refuses it in production): verify/check_deposit unsigned. Never callbacks. */
+  skipRequestSignature: boolean;
+}
+
+type Answer = { code: number; message?: string } & Record<string, unknown>;
+
+/** What the request log files a request under; filled in as soon as the request says it. */
+interface LogContext {
+  command: string | null;
+  txnId: string | null;
+}
+
+// The raw bytes, not express.json(): the body must be parsed losslessly (big integers keep their
+// digits for the signature), and nothing else on this app may parse it first.
+const rawBody = express.raw({ type: () => true, limit: JETPAY_BODY_LIMIT });
+
+function readBody(req: Request, res: Response): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    rawBody(req, res, (err?: unknown) => {
+      if (err) reject(err);
+      else resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    });
+  });
+}
+
+const SIGNATURE_VALUE = /("signature"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\]\s]+)/g;
+
+/** The request as logged: the signature is a credential-like value, kept out of the log. */
+export function maskSignature(text: string): string {
+  return text.replace(SIGNATURE_VALUE, '$1"***"');
+}
+
+/**
+ * POST /jetpay (verify, check_deposit) and POST /jetpay/callback. Authenticated by the Gate
+ * signature, not by IP. Every answer is HTTP 200 with a JSON code, except a body over the limit
+ * (413); every request and its answer goes to the request log.
+ */
+export function jetpayRoutes(deps: JetpayRouteDeps): Router {
+  const router = Router();
+
+  const serve =
+    (kind: 'request' | 'callback', handle: (doc: JsonObject, ctx: LogContext) => Promise<Answer>) =>
+    async (req: Request, res: Response) => {
+      const ctx: LogContext = { command: kind === 'callback' ? 'callback' : null, txnId: null };
+      let raw: string | null = null;
+      let status = 200;
+      let answer: Answer;
+      try {
+        const body = await readBody(req, res);
+        raw = body.toString('utf8');
+        answer = await handle(requireObject(parseJetpayBody(body)), ctx);
+      } catch (e) {
+        const tooLarge = (e as { type?: string })?.type === 'entity.too.large';
+        if (tooLarge) status = 413;
+        answer = tooLarge ? { code: 400, message: 'Request body too large' } : toJetpayAnswer(e);
+        if (answer.code === 500 && !(isAppError(e) && e.operational)) {
+          log.error('jetpay request failed', { err: e, requestId: req.id, kind });
+        }
+        if (answer.message === INVALID_SIGNATURE) {
+          // WARN: noise heals itself; a wrong JETPAY_SECRET shows as a run of these (and no credits).
+          log.warn('jetpay request with an invalid signature refused', {
+            requestId: req.id,
+            ip: req.ip,
+            kind,
+          });
+        }
+      }
+      const text = JSON.stringify(answer);
+      // A metric label, so a bounded name: only the types JetPay has.
+      const endpoint =
+        kind === 'callback'
+          ? 'jetpay_callback'
+          : ctx.command === 'verify' || ctx.command === 'check_deposit'
+            ? `jetpay_${ctx.command}`
+            : 'jetpay';
+      noteOutcome(res, { endpoint, result: answer.code, txnId: ctx.txnId });
+      res.status(status).type('application/json').send(text);
+      deps.requestLog.record({
+        channel: 'jetpay',
+        requestId: req.id,
+        clientIp: req.ip,
+        method: 'POST',
+        request: raw === null ? undefined : maskSignature(raw),
+        command: ctx.command,
+        txnId: ctx.txnId,
+        httpStatus: status,
+        result: answer.code,
+        comment: typeof answer.message === 'string' ? answer.message : null,
+        response: text,
+        durationMs: elapsedMs(req),
+      });
+    };
+
+  router.post(
+    JETPAY_PATH,
+    serve('request', async (doc, ctx) => {
+      const type = readType(doc);
+      ctx.command = type;
+      if (!deps.skipRequestSignature) checkSignature(doc, deps.secret);
+      checkProject(doc, deps.projectId);
+      if (type === 'verify') return { ...(await deps.service.verify(readVerify(doc))) };
+      const answer = await deps.service.checkDeposit(readCheckDeposit(doc));
+      ctx.txnId = answer.payment_id;
+      return { ...answer };
+    }),
+  );
+
+  router.post(
+    JETPAY_CALLBACK_PATH,
+    serve('callback', async (doc, ctx) => {
+      ctx.txnId = claimedPaymentId(doc);
+      checkSignature(doc, deps.secret);
+      checkProject(doc, deps.projectId);
+      const r = readCallback(doc);
+      ctx.txnId = r.paymentId;
+      return { ...(await deps.service.callback(r)) };
+    }),
+  );
+
+  return router;
+}

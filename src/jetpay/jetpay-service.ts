@@ -1,0 +1,298 @@
+import { maskName, type Billing, type BillingEntity, type Lookup } from '../billing/billing.js';
+import { NotFoundError } from '../http/errors.js';
+import { getLogger } from '../log/logger.js';
+import type { Tiyn } from '../payments/money.js';
+import type { PaymentService } from '../payments/payment-service.js';
+import {
+  JetpayRefusal,
+  type CallbackRequest,
+  type CheckDepositRequest,
+  type VerifyRequest,
+} from './jetpay-request.js';
+import type { Deposit, DepositFlag, JetpayStore } from './jetpay-store.js';
+
+const log = getLogger('jetpay');
+
+export const CURRENCY = 'KZT';
+
+export interface JetpayRules {
+  accountRegex: RegExp;
+  minSum: Tiyn;
+  maxSum: Tiyn;
+  allowPartialOrderPayment: boolean;
+}
+
+export interface JetpayDeps {
+  billing: Billing;
+  payments: PaymentService;
+  store: JetpayStore;
+  rules: JetpayRules;
+}
+
+/** An entity as JetPay wants it: amounts in minor units, as JSON integers. */
+export interface EntityJson {
+  id: string;
+  number: string;
+  payment?: number;
+  min_payment?: number;
+  info?: Record<string, string | number>;
+}
+
+export interface VerifyAnswer {
+  code: 0;
+  currency: typeof CURRENCY;
+  additional_customer_id: string;
+  entities: EntityJson[];
+}
+
+export interface CheckDepositAnswer {
+  code: 0;
+  payment_id: string;
+  description: string;
+}
+
+/** 0: applied (or already applied, or set aside for a person); 500: in doubt, JetPay must repeat. */
+export type CallbackAnswer = { code: 0 } | { code: 500; message: string };
+
+interface Customer {
+  customerId: string;
+  kind: 'account' | 'order';
+  /** Order mode: what is still due on the order. */
+  due: Tiyn | null;
+  entities: BillingEntity[];
+}
+
+const ACCOUNT_NOT_FOUND = 'Account does not exist';
+const OK: CallbackAnswer = { code: 0 };
+const IN_DOUBT: CallbackAnswer = {
+  code: 500,
+  message: 'Payment is being processed, repeat the callback later',
+};
+
+const FLAG_TEXT: Record<DepositFlag, string> = {
+  success_after_decline:
+    'JetPay reported success for a payment it had declined: nothing credited, a person must check',
+  decline_after_success:
+    'JetPay reported a decline for a payment already credited: nothing undone, a person must check',
+  amount_mismatch: 'JetPay paid a different amount than check_deposit announced: credited what was paid',
+  credit_refused:
+    'JetPay took the money but the billing refused the credit: a person must credit or refund it',
+  currency_mismatch:
+    'JetPay reported success in a currency other than KZT: nothing credited, a person must check',
+};
+
+/**
+ * JetPay's top-up: verify (who is this customer, what can they pay into), check_deposit (store a
+ * payment awaiting its callback) and the callback (credit once on success, mark a decline).
+ * Exactly once is decided by the database: the callback credits through PaymentService's
+ * conditional state move, so replays and concurrent repeats find the payment already moved on.
+ */
+export class JetpayService {
+  constructor(private readonly deps: JetpayDeps) {}
+
+  async verify(req: VerifyRequest): Promise<VerifyAnswer> {
+    const c = await this.customer(req.customerId);
+    return {
+      code: 0,
+      currency: CURRENCY,
+      additional_customer_id: c.customerId,
+      entities: c.entities.map(toEntityJson),
+    };
+  }
+
+  async checkDeposit(req: CheckDepositRequest): Promise<CheckDepositAnswer> {
+    const { minSum, maxSum } = this.deps.rules;
+    if (req.currency !== CURRENCY) throw new JetpayRefusal(`Currency must be ${CURRENCY}`);
+    if (req.amount <= 0n) throw new JetpayRefusal('Amount must be positive');
+    if (req.amount < BigInt(minSum) || req.amount > BigInt(maxSum)) {
+      throw new JetpayRefusal(`Amount out of limits: ${minSum}..${maxSum} minor units`);
+    }
+    const amount = Number(req.amount);
+    const c = await this.customer(req.customerId);
+    const entity = c.entities.find((e) => e.id === req.entityId);
+    if (!entity) throw new NotFoundError('entity', 'Entity does not exist');
+    // Refused now rather than at the callback: by then the customer's money is gone.
+    if (c.due !== null && amount > c.due) throw new JetpayRefusal('Amount is above the amount due');
+    if (c.due !== null && amount < c.due && !this.deps.rules.allowPartialOrderPayment) {
+      throw new JetpayRefusal('Amount does not match the amount due');
+    }
+    if (entity.minPayment !== undefined && amount < entity.minPayment) {
+      throw new JetpayRefusal(`Amount below the minimum payment of ${entity.minPayment} minor units`);
+    }
+    const d = await this.deps.store.create({
+      account: c.customerId,
+      entityId: entity.id,
+      amount,
+      extra: req.paymentMethod ? { payment_method: req.paymentMethod } : null,
+    });
+    log.info('jetpay deposit awaiting its callback', {
+      paymentId: d.txnId,
+      prvTxn: d.id,
+      account: d.account,
+      entityId: entity.id,
+      amount,
+    });
+    return {
+      code: 0,
+      payment_id: d.txnId,
+      description: c.kind === 'order' ? `Payment for order ${entity.number}` : `Top-up of ${entity.number}`,
+    };
+  }
+
+  async callback(req: CallbackRequest): Promise<CallbackAnswer> {
+    const d = await this.deps.store.find(req.paymentId);
+    if (!d) throw new NotFoundError('payment', 'Payment not found');
+    if (req.status === 'success') return this.onSuccess(d, req);
+    if (req.status === 'decline') return this.onDecline(d, req);
+    log.warn('jetpay callback with a status we do not act on: nothing changed', {
+      paymentId: d.txnId,
+      status: req.status,
+    });
+    return OK;
+  }
+
+  private async onSuccess(d: Deposit, req: CallbackRequest): Promise<CallbackAnswer> {
+    if (d.state !== 'awaiting_callback') return this.settle(d.txnId, req, false);
+    if (req.currency !== CURRENCY) {
+      await this.flag(d, 'currency_mismatch', { currency: req.currency, amount: String(req.amount) });
+      return OK;
+    }
+    const paid = req.amount as bigint;
+    if (paid <= 0n || paid > BigInt(Number.MAX_SAFE_INTEGER)) {
+      await this.flag(d, 'amount_mismatch', {
+        announced: d.announcedAmount,
+        paid: String(paid),
+        note: 'not creditable',
+      });
+      return OK;
+    }
+    const amount = Number(paid);
+    if (amount !== d.announcedAmount && (await this.deps.store.setPaidAmount(d.id, amount))) {
+      await this.flag(d, 'amount_mismatch', { announced: d.announcedAmount, paid: amount });
+    }
+    let created = false;
+    try {
+      created = (await this.deps.payments.creditStored(d.id, ['awaiting_callback'], amount)).created;
+    } catch (e) {
+      // The credit's transaction did not commit (or its outcome is unknown): JetPay repeats, and
+      // the conditional state move makes the repeat safe.
+      log.warn('jetpay credit did not complete; answered 500 so JetPay repeats', {
+        paymentId: d.txnId,
+        err: e,
+      });
+      return IN_DOUBT;
+    }
+    return this.settle(d.txnId, req, created);
+  }
+
+  /** After a success callback: the stored state, read afresh, says what to answer. */
+  private async settle(
+    paymentId: string,
+    req: CallbackRequest,
+    createdHere: boolean,
+  ): Promise<CallbackAnswer> {
+    const now = (await this.deps.store.find(paymentId)) as Deposit;
+    switch (now.state) {
+      case 'credited':
+        if (!createdHere) log.info('jetpay success callback repeated: already credited', { paymentId });
+        return OK;
+      case 'failed':
+        await this.flag(now, 'credit_refused', {
+          result: now.result,
+          comment: now.comment,
+          operationId: req.operation.id,
+        });
+        return OK;
+      case 'declined':
+        await this.flag(now, 'success_after_decline', {
+          operationId: req.operation.id,
+          amount: String(req.amount),
+        });
+        return OK;
+      default:
+        return IN_DOUBT;
+    }
+  }
+
+  private async onDecline(d: Deposit, req: CallbackRequest): Promise<CallbackAnswer> {
+    if (d.state === 'awaiting_callback') {
+      const comment =
+        `Declined by JetPay: ${[req.operation.code, req.operation.message].filter(Boolean).join(' ')}`.trim();
+      if (await this.deps.store.decline(d.id, comment)) {
+        log.info('jetpay payment declined', { paymentId: d.txnId, prvTxn: d.id, code: req.operation.code });
+        return OK;
+      }
+    }
+    const now = (await this.deps.store.find(d.txnId)) as Deposit;
+    if (now.state === 'declined') {
+      log.info('jetpay decline callback repeated: already declined', { paymentId: d.txnId });
+      return OK;
+    }
+    await this.flag(now, 'decline_after_success', {
+      state: now.state,
+      operationId: req.operation.id,
+      code: req.operation.code,
+    });
+    return OK;
+  }
+
+  /** Stores the flag and logs the ERROR once; a replay of the same anomaly logs nothing new. */
+  private async flag(d: Deposit, flag: DepositFlag, details: Record<string, unknown>): Promise<void> {
+    if (await this.deps.store.addFlag(d.id, flag)) {
+      log.error(FLAG_TEXT[flag], {
+        flag,
+        paymentId: d.txnId,
+        prvTxn: d.id,
+        account: d.account,
+        state: d.state,
+        ...details,
+      });
+    } else {
+      log.info('jetpay anomaly repeated: already flagged', { flag, paymentId: d.txnId });
+    }
+  }
+
+  private async customer(customerId: string): Promise<Customer> {
+    if (!this.deps.rules.accountRegex.test(customerId)) throw new NotFoundError('account', ACCOUNT_NOT_FOUND);
+    let found: Lookup;
+    try {
+      found = await this.deps.billing.lookup(customerId);
+    } catch (e) {
+      log.warn('jetpay: billing lookup failed', { err: e });
+      throw new JetpayRefusal('Billing unavailable, try again later');
+    }
+    const { minSum } = this.deps.rules;
+    switch (found.kind) {
+      case 'not_found':
+        throw new NotFoundError('account', ACCOUNT_NOT_FOUND);
+      case 'account': {
+        const info: Record<string, string | number> = { customer_name: maskName(found.name) };
+        if (found.balance !== null) info.balance = found.balance;
+        const entities = found.entities ?? [
+          { id: found.account, number: found.account, minPayment: minSum, info },
+        ];
+        return { customerId, kind: 'account', due: null, entities };
+      }
+      case 'order': {
+        if (found.status === 'paid') throw new JetpayRefusal('Order already paid');
+        if (found.status === 'cancelled') throw new JetpayRefusal('Order cancelled');
+        const info = { description: found.fields[0]?.value ?? found.number, amount_due: found.due };
+        const minPayment = this.deps.rules.allowPartialOrderPayment ? minSum : found.due;
+        return {
+          customerId,
+          kind: 'order',
+          due: found.due,
+          entities: [{ id: found.number, number: found.number, payment: found.due, minPayment, info }],
+        };
+      }
+    }
+  }
+}
+
+function toEntityJson(e: BillingEntity): EntityJson {
+  const out: EntityJson = { id: e.id, number: e.number };
+  if (e.payment !== undefined) out.payment = e.payment;
+  if (e.minPayment !== undefined) out.min_payment = e.minPayment;
+  if (e.info !== undefined) out.info = e.info;
+  return out;
+}
