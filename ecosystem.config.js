@@ -27,9 +27,9 @@ export const apps = [
     // Migrations run at start under knex's lock: give a large one time before pm2 gives up.
     listen_timeout: 30_000,
     // Stop and reload: pm2 sends SIGINT (SIGTERM from systemd or a person works the same), the worker
-    // drains (SHUTDOWN_TIMEOUT_MS, 15 s by default) and exits by itself. pm2 sends SIGKILL only after
-    // kill_timeout, which must stay above SHUTDOWN_TIMEOUT_MS.
-    kill_timeout: 20_000,
+    // drains (SHUTDOWN_TIMEOUT_MS, 15 s by default), closes the pool (5 s at most) and exits by itself.
+    // pm2 sends SIGKILL only after kill_timeout, which must stay above SHUTDOWN_TIMEOUT_MS + 5 s.
+    kill_timeout: 25_000,
 
     autorestart: true,
     // The database down at start: back off instead of restarting in a tight loop.

@@ -144,6 +144,8 @@ function databasePassword(url: string): string | undefined {
 }
 
 const log = getLogger('main');
+/** After the drain: the request log's last entries and the pool get this long (pm2's kill_timeout covers both). */
+const CLOSE_DATABASE_TIMEOUT_MS = 5000;
 
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
   const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
@@ -175,15 +177,25 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
 
   const stopNow = async () => {
     const started = Date.now();
-    const closed = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
-    const cut = closed.reduce((n, c) => n + c.cut, 0);
+    const drained = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
+    const cut = drained.reduce((n, c) => n + c.cut, 0);
     if (cut > 0)
       log.error('requests cut at shutdown: check their payments', {
         cut,
         timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
       });
-    await stores.requestLog.flush();
-    if (!overrides.db) await db.close();
+    // A frozen database must not hold the exit past pm2's kill_timeout: an open transaction is rolled
+    // back by the server when its connection goes, and the payment is answered on Kaspi's repeat.
+    const closing = (async () => {
+      await stores.requestLog.flush();
+      if (!overrides.db) await db.close();
+    })();
+    const closed = await Promise.race([
+      closing.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_DATABASE_TIMEOUT_MS).unref()),
+    ]);
+    if (!closed)
+      log.warn('database pool not closed in time: exiting anyway', { ms: CLOSE_DATABASE_TIMEOUT_MS });
     log.info('stopped', { ms: Date.now() - started });
   };
 
