@@ -14,6 +14,8 @@ import { RequestLog } from './http/request-log.js';
 import { jetpayRoutes } from './jetpay/jetpay-routes.js';
 import { JetpayService } from './jetpay/jetpay-service.js';
 import { JetpayStore } from './jetpay/jetpay-store.js';
+import { buildJobs } from './jobs/jobs.js';
+import { Scheduler } from './jobs/scheduler.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { parseTenge } from './payments/money.js';
@@ -52,11 +54,13 @@ export interface Gateway {
   metrics: Metrics;
   app: Express;
   adminApp: Express;
+  /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
+  scheduler: Scheduler;
   /**
-   * Listens on PORT and ADMIN_PORT (0 = any free port), and METRICS_PORT when set; resolves with
-   * the bound ports.
+   * Listens on PORT and ADMIN_PORT (0 = any free port), and METRICS_PORT when set, and starts the
+   * crons (unless `jobs: false`); resolves with the bound ports.
    */
-  start(): Promise<{ port: number; adminPort: number; metricsPort?: number }>;
+  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number; metricsPort?: number }>;
   /**
    * Stops taking connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), stops
    * jobs, flushes the request log, closes the pool. Safe to call more than once.
@@ -164,6 +168,10 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const services = createServices(config, db, stores, overrides);
   const metrics = new Metrics(db);
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
+  // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
+  const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  metrics.watchJobs(scheduler);
 
   const listeners: Listener[] = [];
   const listenOptions = (port: number, host: string): ListenOptions => ({
@@ -177,7 +185,11 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
 
   const stopNow = async () => {
     const started = Date.now();
-    const drained = await Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS)));
+    // Requests drain and jobs wind down side by side: neither needs the other, and both are bounded.
+    const [drained] = await Promise.all([
+      Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS))),
+      scheduler.stop(),
+    ]);
     const cut = drained.reduce((n, c) => n + c.cut, 0);
     if (cut > 0)
       log.error('requests cut at shutdown: check their payments', {
@@ -207,7 +219,8 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     metrics,
     app,
     adminApp,
-    async start() {
+    scheduler,
+    async start(opts = {}) {
       const pub = await Listener.listen(app, {
         ...listenOptions(config.PORT, config.HOST),
         tls:
@@ -225,6 +238,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
         listeners.push(m);
         metricsPort = m.port;
       }
+      if (opts.jobs !== false) scheduler.start();
       return { port: pub.port, adminPort: admin.port, metricsPort };
     },
     stop() {

@@ -3,6 +3,7 @@ import * as m20261123170000 from './20261123170000_accounts_orders.js';
 import * as m20261123170100 from './20261123170100_payments.js';
 import * as m20261123170200 from './20261123170200_request_log.js';
 import * as m20261123180000 from './20261123180000_payments_jetpay.js';
+import * as m20261124090000 from './20261124090000_job_leases.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '20261123170100_payments': m20261123170100,
   '20261123170200_request_log': m20261123170200,
   '20261123180000_payments_jetpay': m20261123180000,
+  '20261124090000_job_leases': m20261124090000,
 };

@@ -67,6 +67,9 @@ const schema = z.object({
   REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
   REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
   REQUEST_LOG_RETENTION_DAYS: int(30, 3650).describe('request log kept this many days (>= 30)'),
+  REQUEST_LOG_RETENTION_CRON: z
+    .string()
+    .describe('cron of the request log purge (one runner, under a lease)'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).describe('log level'),
   LOG_FORMAT: z.enum(['json', 'pretty']).describe('json lines or pretty text'),
   SEED_DEMO_ACCOUNTS: bool.describe('create demo accounts at start (development)'),
@@ -124,6 +127,8 @@ function defaults(env: string): Record<string, string> {
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
     REQUEST_LOG_RETENTION_DAYS: '90',
+    // Daily, at a quiet hour of the server's clock; a missed day is caught up by the next run.
+    REQUEST_LOG_RETENTION_CRON: '17 3 * * *',
     LOG_LEVEL: env === 'test' ? 'warn' : 'info',
     LOG_FORMAT: dev ? 'pretty' : 'json',
     SEED_DEMO_ACCOUNTS: env === 'development' ? 'true' : 'false',

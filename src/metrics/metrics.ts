@@ -26,6 +26,21 @@ const REFUND_STATUSES = [
 /** Final, or (fatal) parked for a person: not counted as "waiting" for the oldest-item age. */
 const REFUND_NOT_WAITING = ['success', 'declined', 'failed', 'fatal'];
 
+/** What the scheduler tells about its jobs (src/jobs/scheduler.ts `stats()`). */
+export interface JobStatsSource {
+  stats(): Record<
+    string,
+    {
+      runs: number;
+      failures: number;
+      skipped: number;
+      running: boolean;
+      lastDurationMs: number | null;
+      lastFinishedAt: Date | null;
+    }
+  >;
+}
+
 /**
  * Prometheus metrics of one process. Request counters and the latency histogram live in memory and
  * cost the pay path no query; the database gauges (pending credits, refunds, oldest pending item)
@@ -78,6 +93,70 @@ export class Metrics {
       name: 'gateway_metrics_database_up',
       help: '1 when the database answered this scrape; 0 means the database gauges are stale',
       registers,
+    });
+  }
+
+  /**
+   * Job figures, read from the scheduler at scrape time. Per process: only the worker holding a
+   * job's lease runs it, so sum over workers (or take the max of the timestamps).
+   */
+  watchJobs(source: JobStatsSource): void {
+    const registers = [this.registry];
+    const each = (fn: (job: string, s: ReturnType<JobStatsSource['stats']>[string]) => void) => {
+      for (const [job, s] of Object.entries(source.stats())) fn(job, s);
+    };
+    const counter = (
+      name: string,
+      help: string,
+      pick: (s: ReturnType<JobStatsSource['stats']>[string]) => number,
+    ) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['job'],
+        registers,
+        collect() {
+          this.reset();
+          each((job, s) => this.inc({ job }, pick(s)));
+        },
+      });
+    counter('gateway_job_runs_total', 'Job runs in this process (under the lease)', (s) => s.runs);
+    counter('gateway_job_failures_total', 'Job runs that failed in this process', (s) => s.failures);
+    counter(
+      'gateway_job_skipped_total',
+      'Ticks skipped: lease held elsewhere or previous run going',
+      (s) => s.skipped,
+    );
+    new Gauge({
+      name: 'gateway_job_last_duration_seconds',
+      help: 'Duration of the last run in this process',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        each((job, s) => {
+          if (s.lastDurationMs !== null) this.set({ job }, s.lastDurationMs / 1000);
+        });
+      },
+    });
+    new Gauge({
+      name: 'gateway_job_last_finished_timestamp_seconds',
+      help: 'When the last run in this process finished (Unix time)',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        each((job, s) => {
+          if (s.lastFinishedAt) this.set({ job }, s.lastFinishedAt.getTime() / 1000);
+        });
+      },
+    });
+    new Gauge({
+      name: 'gateway_job_running',
+      help: '1 while a run is going in this process',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        each((job, s) => this.set({ job }, s.running ? 1 : 0));
+      },
     });
   }
 

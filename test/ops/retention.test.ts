@@ -2,6 +2,7 @@ import { createDb, dbTime, type Db } from '../../src/db/db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { purgeRequestLog } from '../../src/jobs/request-log-retention.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from '../support/databases.js';
+import { startTestGateway } from '../support/gateway.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-11-23T12:00:00.000Z');
@@ -79,4 +80,31 @@ describe.each(dbKinds)('[%s] request log retention', (kind) => {
       expect(await remaining()).toEqual(['old']);
     },
   );
+});
+
+describe.each(dbKinds)('[%s] request log retention as a job', (kind) => {
+  it('when the job runs through the scheduler, then it purges under its lease and /metrics counts the run', async () => {
+    const t = await startTestGateway(kind, { REQUEST_LOG_RETENTION_DAYS: 30 });
+    try {
+      const old = dbTime(new Date(Date.now() - 31 * DAY));
+      const fresh = dbTime(new Date(Date.now() - 29 * DAY));
+      await t.gateway.db.knex('request_log').insert([
+        { at: old, channel: 'kaspi', txn_id: 'old' },
+        { at: fresh, channel: 'kaspi', txn_id: 'fresh' },
+      ]);
+      expect(t.gateway.scheduler.jobNames()).toContain('request-log-retention');
+
+      expect(await t.gateway.scheduler.runNow('request-log-retention')).toBe(true);
+
+      expect(await t.gateway.db.knex('request_log').pluck('txn_id')).toEqual(['fresh']);
+      const lease = await t.gateway.db.knex('job_leases').where({ name: 'request-log-retention' }).first();
+      expect(Number(lease.fencing_token)).toBe(1);
+      const m = (await t.admin().get('/metrics')).text;
+      expect(m).toContain('gateway_job_runs_total{job="request-log-retention"} 1');
+      expect(m).toContain('gateway_job_failures_total{job="request-log-retention"} 0');
+      expect(m).toMatch(/gateway_job_last_duration_seconds\{job="request-log-retention"\} \d/);
+    } finally {
+      await t.close();
+    }
+  });
 });
