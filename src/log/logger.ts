@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import winston from 'winston';
 import { currentRequestContext } from './request-context.js';
 
@@ -16,7 +17,7 @@ export function maskSecrets(value: unknown, seen = new WeakSet<object>(), depth 
   if (value === null || typeof value !== 'object') return value;
   if (seen.has(value) || depth > 8) return '[circular]';
   seen.add(value);
-  if (value instanceof Error) return serializeError(value, seen, depth);
+  if (isError(value)) return serializeError(value, seen, depth);
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, seen, depth + 1));
   if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
   const out: Record<string, unknown> = {};
@@ -27,6 +28,14 @@ export function maskSecrets(value: unknown, seen = new WeakSet<object>(), depth 
         : maskSecrets(v, seen, depth + 1);
   }
   return out;
+}
+
+/**
+ * An error from any realm: a native module's or a VM context's errors are not `instanceof` this
+ * realm's Error, and would otherwise be logged as a bare object without their message.
+ */
+function isError(v: unknown): v is Error {
+  return v instanceof Error || types.isNativeError(v);
 }
 
 /** Fields of an error worth a log line; everything else an error drags along stays out. */
@@ -101,10 +110,9 @@ export function serializeError(e: Error, seen = new WeakSet<object>(), depth = 0
   }
   if (e.stack) out.stack = maskText(e.stack);
   if (e.cause !== undefined && !(typeof e.cause === 'object' && e.cause !== null && seen.has(e.cause)))
-    out.cause =
-      e.cause instanceof Error
-        ? serializeError(e.cause, seen, depth + 1)
-        : maskSecrets(e.cause, seen, depth + 1);
+    out.cause = isError(e.cause)
+      ? serializeError(e.cause, seen, depth + 1)
+      : maskSecrets(e.cause, seen, depth + 1);
   return out;
 }
 

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import vm from 'node:vm';
 import got, { type OptionsInit } from 'got';
 import { createDb } from '../../src/db/db.js';
 import { getLogger, registerSecrets } from '../../src/log/logger.js';
@@ -170,6 +171,19 @@ describe('secrets never reach the log', () => {
     const text = await loggedText();
     expectNoSecret(text, [sigObject, sigText, 'dXNlcjpwYXNz']);
     expect(text).toContain('"amount":1000');
+  });
+});
+
+describe('errors from another realm', () => {
+  it('when an error was made in another realm (a native module, a VM context), then its message is logged, masked', async () => {
+    const foreign = vm.runInNewContext(
+      `new Error('login failed, password=${SECRETS.bodyPassword}')`,
+    ) as Error;
+    expect(foreign instanceof Error).toBe(false);
+    log.error('foreign failure', { err: foreign });
+    const text = await loggedText();
+    expectNoSecret(text, [SECRETS.bodyPassword]);
+    expect(text).toContain('login failed, password=***');
   });
 });
 
