@@ -1,6 +1,8 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Express, Router } from 'express';
 import { createAdminApp, createMetricsApp } from './admin/admin-app.js';
+import { adminApiRoutes } from './admin/admin-api-routes.js';
+import { adminAuth } from './admin/admin-auth.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
@@ -21,6 +23,13 @@ import { Metrics } from './metrics/metrics.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
 import { PaymentStore } from './payments/payment-store.js';
+import { RefundApiClient } from './refunds/refund-api-client.js';
+import { refundBillingFor, type RefundBilling } from './refunds/refund-billing.js';
+import { RefundPoller } from './refunds/refund-poller.js';
+import { refundRoutes } from './refunds/refund-routes.js';
+import { RefundService } from './refunds/refund-service.js';
+import { RefundStore } from './refunds/refund-store.js';
+import { RefundTokenStore } from './refunds/refund-token-store.js';
 
 /**
  * The composition root: config → db → stores → services → apps → jobs. Plain functions, no
@@ -30,6 +39,7 @@ import { PaymentStore } from './payments/payment-store.js';
 export interface Stores {
   accounts: AccountStore;
   payments: PaymentStore;
+  refunds: RefundStore;
   requestLog: RequestLog;
   jetpay: JetpayStore;
 }
@@ -37,6 +47,11 @@ export interface Stores {
 export interface Services {
   billing: Billing;
   payments: PaymentService;
+  refunds: RefundService;
+  refundPoller: RefundPoller;
+  /** null when REFUND_API_URL is not set. */
+  refundApi: RefundApiClient | null;
+  refundTokens: RefundTokenStore | null;
   /** null when JetPay is off (JETPAY_PROJECT_ID and JETPAY_SECRET not set). */
   jetpay: JetpayService | null;
 }
@@ -44,6 +59,8 @@ export interface Services {
 export interface Overrides {
   db?: Db;
   billing?: (stores: Stores, config: Config) => Billing;
+  /** How a refund's SUCCESS reaches the billing side; the embedded one by default. */
+  refundBilling?: (stores: Stores, config: Config) => RefundBilling;
 }
 
 export interface Gateway {
@@ -73,6 +90,7 @@ export function createStores(db: Db): Stores {
   return {
     accounts: new AccountStore(db),
     payments,
+    refunds: new RefundStore(db),
     requestLog: new RequestLog(db),
     jetpay: new JetpayStore(db, payments),
   };
@@ -83,7 +101,43 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     overrides.billing?.(stores, config) ??
     new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
   const payments = new PaymentService(db, stores.payments, billing);
-  return { billing, payments, jetpay: createJetpayService(config, stores, billing, payments) };
+
+  let refundApi: RefundApiClient | null = null;
+  let refundTokens: RefundTokenStore | null = null;
+  if (config.REFUND_API_URL) {
+    // The store fetches through the client, the client takes tokens from the store.
+    refundTokens = new RefundTokenStore(db, () => (refundApi as RefundApiClient).getToken(), {
+      lockMs: config.REFUND_API_TIMEOUT_MS * 2 + 5000,
+      waitMs: config.REFUND_API_TIMEOUT_MS * 3 + 5000,
+    });
+    refundApi = new RefundApiClient(
+      {
+        baseUrl: config.REFUND_API_URL,
+        login: config.REFUND_API_LOGIN ?? '',
+        password: config.REFUND_API_PASSWORD ?? '',
+        timeoutMs: config.REFUND_API_TIMEOUT_MS,
+      },
+      stores.requestLog,
+      refundTokens,
+    );
+  }
+  const refundBilling =
+    overrides.refundBilling?.(stores, config) ?? refundBillingFor(billing, stores.accounts);
+  const refunds = new RefundService(db, stores.refunds, refundApi, refundBilling, {
+    amountUnit: config.REFUND_AMOUNT_UNIT,
+    backoffMs: config.REFUND_BACKOFF_MS,
+    maxAgeDays: config.REFUND_MAX_AGE_DAYS,
+  });
+  const refundPoller = new RefundPoller(stores.refunds, refunds);
+  return {
+    billing,
+    payments,
+    jetpay: createJetpayService(config, stores, billing, payments),
+    refunds,
+    refundPoller,
+    refundApi,
+    refundTokens,
+  };
 }
 
 function createJetpayService(
@@ -108,7 +162,15 @@ function createJetpayService(
 
 export function createApps(config: Config, db: Db, stores: Stores, services: Services, metrics?: Metrics) {
   const publicRouters: Router[] = [];
-  const adminRouters: Router[] = [];
+  const adminRouters: Router[] = [
+    adminAuth(config.ADMIN_API_KEY),
+    adminApiRoutes({
+      payments: stores.payments,
+      accounts: services.billing.kind === 'sql' ? stores.accounts : null,
+      refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
+    }),
+    refundRoutes({ refunds: services.refunds }),
+  ];
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
     publicRouters.push(

@@ -4,6 +4,7 @@ import * as m20261123170100 from './20261123170100_payments.js';
 import * as m20261123170200 from './20261123170200_request_log.js';
 import * as m20261123180000 from './20261123180000_payments_jetpay.js';
 import * as m20261124090000 from './20261124090000_job_leases.js';
+import * as m20261124100000 from './20261124100000_refunds.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '20261123170200_request_log': m20261123170200,
   '20261123180000_payments_jetpay': m20261123180000,
   '20261124090000_job_leases': m20261124090000,
+  '20261124100000_refunds': m20261124100000,
 };

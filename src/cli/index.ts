@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { ConfigError, describeConfig } from '../config/config.js';
 import { registerAccountCommands } from './account-commands.js';
 import { CliError, print, withContext } from './cli-context.js';
+import { registerPaymentCommands } from './payment-commands.js';
+import { registerRefundCommands } from './refund-commands.js';
 import { migrateLatest } from '../db/migrate.js';
 
 /** `npm run cli -- <command>`: the operator's tools, on the same config and database as the service. */
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
         process.stdout.write(`${c.key.padEnd(28)} ${c.doc} [dev: ${c.dev || '-'}, prod: ${c.prod || '-'}]\n`);
     });
   registerAccountCommands(program);
+  registerPaymentCommands(program);
+  registerRefundCommands(program);
   return program;
 }
 

@@ -66,6 +66,10 @@ const schema = z.object({
   REFUND_AMOUNT_UNIT: z.enum(['tenge', 'tiyn']).describe('unit of ReturnAmount on the wire'),
   REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
   REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
+  REFUND_API_TIMEOUT_MS: int(100, 60000).describe('timeout of one Refund API call'),
+  REFUND_MAX_AGE_DAYS: int(1, 365).describe(
+    'a refund not final after this many days is flagged for a person',
+  ),
   REQUEST_LOG_RETENTION_DAYS: int(30, 3650).describe('request log kept this many days (>= 30)'),
   REQUEST_LOG_RETENTION_CRON: z
     .string()
@@ -126,6 +130,8 @@ function defaults(env: string): Record<string, string> {
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
     REFUND_BACKOFF_MS: '60000',
+    REFUND_API_TIMEOUT_MS: '10000',
+    REFUND_MAX_AGE_DAYS: '14',
     REQUEST_LOG_RETENTION_DAYS: '90',
     // Daily, at a quiet hour of the server's clock; a missed day is caught up by the next run.
     REQUEST_LOG_RETENTION_CRON: '17 3 * * *',
@@ -207,6 +213,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push('SHUTDOWN_TIMEOUT_MS: must exceed PAY_DEADLINE_MS, so a pay in flight is never cut');
     if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS)
       problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+    if (c.REFUND_API_URL && !(c.REFUND_API_LOGIN && c.REFUND_API_PASSWORD)) {
+      problems.push('REFUND_API_LOGIN and REFUND_API_PASSWORD are required with REFUND_API_URL');
+    }
     if (Boolean(c.JETPAY_PROJECT_ID) !== Boolean(c.JETPAY_SECRET)) {
       problems.push('JETPAY_PROJECT_ID and JETPAY_SECRET: set both to turn JetPay on, or neither');
     }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Services, Stores } from '../main.js';
+import { refundPollJob } from '../refunds/refund-poller.js';
 import { purgeRequestLog } from './request-log-retention.js';
 import type { JobDefinition } from './scheduler.js';
 
@@ -17,7 +18,7 @@ export interface JobDeps {
  */
 export function buildJobs(deps: JobDeps): JobDefinition[] {
   const { config, db } = deps;
-  return [
+  const jobs: JobDefinition[] = [
     {
       name: 'request-log-retention',
       cron: config.REQUEST_LOG_RETENTION_CRON,
@@ -29,4 +30,9 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       },
     },
   ];
+  // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
+  if (deps.services.refunds.enabled) {
+    jobs.push(refundPollJob(deps.services.refundPoller, config.REFUND_POLL_CRON));
+  }
+  return jobs;
 }

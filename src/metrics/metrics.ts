@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { dbTime, fromDbTime, type Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
+import { PENDING_STATUSES, REFUND_STATUSES } from '../refunds/refund-store.js';
 
 const log = getLogger('metrics');
 
@@ -10,21 +11,6 @@ const log = getLogger('metrics');
  */
 const STUCK_AFTER_MS = 15_000;
 const SCRAPE_DB_TIMEOUT_MS = 2_000;
-
-/** Refund statuses as the refund API shows them (refund-api.md): each is exported, 0 when none. */
-const REFUND_STATUSES = [
-  'new',
-  'accepted',
-  'in_progress',
-  'manual',
-  'in_progress_error',
-  'success',
-  'declined',
-  'failed',
-  'fatal',
-];
-/** Final, or (fatal) parked for a person: not counted as "waiting" for the oldest-item age. */
-const REFUND_NOT_WAITING = ['success', 'declined', 'failed', 'fatal'];
 
 /** What the scheduler tells about its jobs (src/jobs/scheduler.ts `stats()`). */
 export interface JobStatsSource {
@@ -54,7 +40,7 @@ export class Metrics {
   private readonly oldestPending: Gauge<'kind'>;
   private readonly refunds: Gauge<'status'>;
   private readonly dbUp: Gauge;
-  private refundStatusColumn: string | null = null;
+  private refundsTable = false;
   private processMetrics = false;
 
   constructor(private readonly db: Db) {
@@ -79,7 +65,7 @@ export class Metrics {
     });
     this.oldestPending = new Gauge({
       name: 'gateway_oldest_pending_age_seconds',
-      help: 'Age of the oldest unfinished item: kind=payment (pending credit), kind=refund (not final)',
+      help: 'Age of the oldest unfinished item: kind=payment (pending credit), kind=refund (waiting on Kaspi)',
       labelNames: ['kind'],
       registers,
     });
@@ -208,36 +194,22 @@ export class Metrics {
     this.pendingCredits.set(Number(row?.n ?? 0));
     this.oldestPending.set({ kind: 'payment' }, ageSeconds(row?.oldest ?? null, now));
 
-    const column = await this.findRefundStatusColumn();
-    if (column === null) return;
-    const byStatus = (await knex('refunds').select({ status: column }).count({ n: '*' }).groupBy(column)) as {
+    // Guarded: an older schema (before the refunds migration ran) simply has no refunds to count.
+    if (!this.refundsTable) this.refundsTable = await knex.schema.hasTable('refunds');
+    if (!this.refundsTable) return;
+    const byStatus = (await knex('refunds').select('status').count({ n: '*' }).groupBy('status')) as {
       status: string;
       n: number | string;
     }[];
     const counts = new Map<string, number>(REFUND_STATUSES.map((s) => [s, 0]));
     for (const r of byStatus) counts.set(String(r.status), Number(r.n));
     for (const [status, n] of counts) this.refunds.set({ status }, n);
-    if (await knex.schema.hasColumn('refunds', 'created_at')) {
-      const waiting = (await knex('refunds')
-        .whereNotIn(column, REFUND_NOT_WAITING)
-        .min({ oldest: 'created_at' })
-        .first()) as { oldest: string | null } | undefined;
-      this.oldestPending.set({ kind: 'refund' }, ageSeconds(waiting?.oldest ?? null, now));
-    }
-  }
-
-  /** The refunds table comes with the refunds capability; until it exists there is nothing to count. */
-  private async findRefundStatusColumn(): Promise<string | null> {
-    if (this.refundStatusColumn) return this.refundStatusColumn;
-    const schema = this.db.knex.schema;
-    if (!(await schema.hasTable('refunds'))) return null;
-    for (const c of ['status', 'state']) {
-      if (await schema.hasColumn('refunds', c)) {
-        this.refundStatusColumn = c;
-        return c;
-      }
-    }
-    return null;
+    // Waiting on Kaspi: the statuses the poller follows. `fatal` waits on a person and has its own alert.
+    const waiting = (await knex('refunds')
+      .whereIn('status', PENDING_STATUSES)
+      .min({ oldest: 'created_at' })
+      .first()) as { oldest: string | null } | undefined;
+    this.oldestPending.set({ kind: 'refund' }, ageSeconds(waiting?.oldest ?? null, now));
   }
 }
 

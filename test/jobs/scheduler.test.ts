@@ -169,7 +169,9 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
       },
     });
     const run = a.runNow(name);
-    await sleep(100);
+    // Wait until the run holds the lease and has started (a fixed sleep loses under load).
+    for (let i = 0; i < 250 && !seen; i++) await sleep(20);
+    expect(seen).toBeDefined();
     // Someone judged the lease expired (a frozen runner) and took it: the token moved on.
     await dbB
       .knex('job_leases')

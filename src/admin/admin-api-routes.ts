@@ -1,0 +1,164 @@
+import express, { Router, type Request, type Response } from 'express';
+import type { AccountStore, Account } from '../billing/account-store.js';
+import { dbTime, isUniqueViolation } from '../db/db.js';
+import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import { amountFields, isoTime, readAmount } from '../http/json-amount.js';
+import type { Tiyn } from '../payments/money.js';
+import type { Payment, PaymentState, PaymentStore } from '../payments/payment-store.js';
+import { listLimit, listOffset } from '../refunds/refund-routes.js';
+import type { Refund } from '../refunds/refund-store.js';
+import { refundView } from '../refunds/refund-view.js';
+
+const PAYMENT_STATES: readonly PaymentState[] = [
+  'received',
+  'crediting',
+  'pending',
+  'credited',
+  'failed',
+  'awaiting_callback',
+  'declined',
+];
+const RELEASED: readonly string[] = ['declined', 'failed'];
+
+export function paymentView(p: Payment) {
+  return {
+    prvTxn: p.id,
+    source: p.source,
+    txnId: p.txnId,
+    account: p.account,
+    ...amountFields('amount', p.amount),
+    state: p.state,
+    result: p.result,
+    comment: p.comment,
+    txnDate: isoTime(p.txnDate),
+    billingRef: p.billingRef,
+    orderNumber: p.orderNumber,
+    attempts: p.attempts,
+    lastError: p.lastError,
+    receivedAt: isoTime(p.receivedAt),
+    creditedAt: isoTime(p.creditedAt),
+  };
+}
+
+export function accountView(a: Account) {
+  return {
+    account: a.account,
+    name: a.name,
+    ...amountFields('balance', a.balance),
+    status: a.status,
+    createdAt: isoTime(a.createdAt),
+    updatedAt: isoTime(a.updatedAt),
+  };
+}
+
+/** What is left of a payment to refund: its amount less every refund not declined or failed. */
+export function refundable(p: Payment, refunds: Refund[]): Tiyn {
+  if (p.state !== 'credited') return 0;
+  const held = refunds.filter((r) => !RELEASED.includes(r.status)).reduce((s, r) => s + r.amount, 0);
+  return Math.max(0, p.amount - held);
+}
+
+/** "2026-11-23" or "2026-11-23T10:00:00+05:00" → stored UTC time. */
+function timeParam(name: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (
+    typeof v !== 'string' ||
+    !/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(v)
+  ) {
+    throw new ValidationError(
+      `${name} must be a date (2026-11-23) or an ISO time (2026-11-23T10:00:00+05:00)`,
+    );
+  }
+  const d = new Date(v.length === 10 ? `${v}T00:00:00Z` : /Z|[+-]\d{2}:\d{2}$/.test(v) ? v : `${v}Z`);
+  if (Number.isNaN(d.getTime())) throw new ValidationError(`${name} is not a real date`);
+  return dbTime(d);
+}
+
+export interface AdminApiDeps {
+  payments: PaymentStore;
+  /** Embedded billing's accounts; null with an external billing (the routes then answer 404). */
+  accounts: AccountStore | null;
+  refundsFor(paymentId: string): Promise<Refund[]>;
+}
+
+/**
+ * Payments and (embedded billing) accounts on the admin API, behind adminAuth:
+ * GET /api/payments?from=&to=&account=&status=&source=&limit=&offset=, GET /api/payments/:txnId,
+ * POST /api/accounts `{"account","name","balance":"0.00"}`, GET /api/accounts/:account.
+ */
+export function adminApiRoutes(deps: AdminApiDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '16kb', strict: true });
+
+  router.get('/api/payments', async (req: Request, res: Response) => {
+    const q = req.query;
+    if (q.status !== undefined && !PAYMENT_STATES.includes(q.status as PaymentState)) {
+      throw new ValidationError(`status must be one of ${PAYMENT_STATES.join(', ')}`);
+    }
+    if (q.source !== undefined && q.source !== 'kaspi' && q.source !== 'jetpay')
+      throw new ValidationError('source must be kaspi or jetpay');
+    if (q.account !== undefined && typeof q.account !== 'string')
+      throw new ValidationError('account must be given once');
+    const list = await deps.payments.list({
+      from: timeParam('from', q.from),
+      to: timeParam('to', q.to),
+      account: q.account as string | undefined,
+      state: q.status as PaymentState | undefined,
+      source: q.source as 'kaspi' | 'jetpay' | undefined,
+      limit: listLimit(q.limit),
+      offset: listOffset(q.offset),
+    });
+    res.json({ payments: list.map(paymentView) });
+  });
+
+  router.get('/api/payments/:txnId', async (req: Request, res: Response) => {
+    const txnId = String(req.params.txnId);
+    const found = await deps.payments.findByTxnAnySource(txnId);
+    const wanted = req.query.source;
+    const p =
+      found.find((x) => x.source === (wanted ?? 'kaspi')) ?? (wanted === undefined ? found[0] : undefined);
+    if (!p) throw new NotFoundError('payment', `no payment with txn_id ${txnId}`);
+    const refunds = await deps.refundsFor(p.id);
+    res.json({
+      ...paymentView(p),
+      ...amountFields('refundable', refundable(p, refunds)),
+      refunds: refunds.map(refundView),
+    });
+  });
+
+  router.post('/api/accounts', json, async (req: Request, res: Response) => {
+    const accounts = deps.accounts;
+    if (!accounts)
+      throw new NotFoundError('accounts', 'accounts live in the external billing (BILLING_ADAPTER=http)');
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+    if (typeof b.account !== 'string' || !/^[^\x00-\x1f\x7f]{1,200}$/u.test(b.account)) {
+      throw new ValidationError('account must be a string of 1 to 200 printable characters');
+    }
+    if (b.name !== undefined && (typeof b.name !== 'string' || b.name.length > 200))
+      throw new ValidationError('name must be a string of at most 200 characters');
+    const balance = b.balance === undefined && b.balanceMinor === undefined ? 0 : readAmount(b, 'balance');
+    try {
+      const a = await accounts.addAccount({
+        account: b.account,
+        name: (b.name as string | undefined) ?? '',
+        balance,
+      });
+      res.status(201).json(accountView(a));
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ConflictError(`account ${b.account} already exists`);
+      throw e;
+    }
+  });
+
+  router.get('/api/accounts/:account', async (req: Request, res: Response) => {
+    const accounts = deps.accounts;
+    if (!accounts)
+      throw new NotFoundError('accounts', 'accounts live in the external billing (BILLING_ADAPTER=http)');
+    const a = await accounts.getAccount(String(req.params.account));
+    if (!a) throw new NotFoundError('account');
+    res.json(accountView(a));
+  });
+
+  return router;
+}

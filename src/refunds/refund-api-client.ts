@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import got, { RequestError, type Got } from 'got';
+import {
+  isSafeNumber,
+  LosslessNumber,
+  parse as parseLossless,
+  stringify as stringifyLossless,
+} from 'lossless-json';
+import { UpstreamError } from '../http/errors.js';
+import type { RequestLog } from '../http/request-log.js';
+import { getLogger } from '../log/logger.js';
+
+/**
+ * The client of Kaspi's Refund API (returnApi): Auth/GetToken, Auth/CheckToken,
+ * Refund/RefundRequest, Refund/RefundStatus.
+ *
+ * - `PaymentId`/`ReturnAmount` are bare JSON integers written from their digits (lossless-json),
+ *   and answers are read the same way, so an 18-digit id never passes through a JS number.
+ * - `error.code` is read before `statusCode`: Kaspi's code 4 comes with statusCode 1.
+ * - On HTTP 401/403 the client takes a new token and repeats the call once; nothing else is
+ *   retried here (the poller owns retries, and the RefundIdentificator makes them safe).
+ * - Every call, with its answer, goes to the request log (channel `refund_api`), tokens masked.
+ */
+
+const log = getLogger('refund-api');
+
+export interface IssuedToken {
+  token: string;
+  /** null when Kaspi's validTo could not be read: the token is then trusted until a 401. */
+  validTo: Date | null;
+}
+
+/** The token a call used: `generation` tells a 401 handler whether someone already replaced it. */
+export interface TokenLease {
+  token: string;
+  generation: number;
+}
+
+export interface TokenProvider {
+  current(): Promise<TokenLease>;
+  /** A token newer than `stale` (the one Kaspi just refused), fetched at most once deployment-wide. */
+  renew(stale: TokenLease): Promise<TokenLease>;
+}
+
+export interface RefundAnswer {
+  httpStatus: number;
+  statusCode: number;
+  errorCode: number | null;
+  errorMessage: string | null;
+  requestIdentificator: string | null;
+}
+
+export interface RefundRequestInput {
+  /** Kaspi's payment number (our txn_id): digits, written as a bare JSON integer. */
+  paymentId: string;
+  /** In REFUND_AMOUNT_UNIT, whole. */
+  returnAmount: number;
+  refundIdentificator: string;
+  reason: string;
+  /** Our refund id, to find its calls in the request log. */
+  refundId?: string;
+}
+
+export type RefundApiFailure = 'timeout' | 'connection' | 'http' | 'malformed' | 'auth';
+
+/**
+ * A call that gave no usable answer. `outcomeUnknown`: the request may have reached Kaspi and been
+ * applied (timeout, dropped connection), so only a repeat with the same RefundIdentificator is safe.
+ */
+export class RefundApiError extends UpstreamError {
+  constructor(
+    readonly failure: RefundApiFailure,
+    message: string,
+    transient: boolean,
+    readonly outcomeUnknown: boolean,
+    readonly upstreamStatus?: number,
+    cause?: unknown,
+  ) {
+    super(`refund_api_${failure}`, message, transient, { cause, details: { upstreamStatus } });
+  }
+}
+
+export interface RefundApiOptions {
+  baseUrl: string;
+  login: string;
+  password: string;
+  timeoutMs: number;
+}
+
+interface RawAnswer {
+  httpStatus: number;
+  text: string;
+}
+
+const MAX_ID = 9223372036854775807n; // Kaspi's `long`
+
+/** The body of a RefundRequest, PaymentId and ReturnAmount as bare integers from their digits. */
+export function refundRequestBody(r: RefundRequestInput): string {
+  if (!/^\d{1,19}$/.test(r.paymentId) || BigInt(r.paymentId) > MAX_ID) {
+    throw new Error(`PaymentId must be a positive 64-bit integer: ${r.paymentId}`);
+  }
+  if (!Number.isSafeInteger(r.returnAmount) || r.returnAmount <= 0) {
+    throw new Error(`ReturnAmount must be a positive whole number: ${r.returnAmount}`);
+  }
+  return stringifyLossless({
+    PaymentId: new LosslessNumber(r.paymentId.replace(/^0+(?=\d)/, '')),
+    ReturnAmount: new LosslessNumber(String(r.returnAmount)),
+    RefundIdentificator: r.refundIdentificator,
+    Reason: r.reason,
+  }) as string;
+}
+
+/** JSON whose numbers stay exact: small ones as numbers, big ones as their digit strings. */
+export function parseExact(text: string): unknown {
+  return parseLossless(text, null, (s: string) => (isSafeNumber(s) ? Number(s) : s));
+}
+
+function field(o: Record<string, unknown>, name: string): unknown {
+  // ASP.NET answers camelCase, but a server configured otherwise would answer PascalCase.
+  if (name in o) return o[name];
+  const pascal = name[0]!.toUpperCase() + name.slice(1);
+  return o[pascal];
+}
+
+/** Reads a Refund answer: `error.code` first, then `statusCode`. Null when it is not one. */
+export function readRefundAnswer(httpStatus: number, text: string): RefundAnswer | null {
+  let doc: unknown;
+  try {
+    doc = parseExact(text);
+  } catch {
+    return null;
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return null;
+  const o = doc as Record<string, unknown>;
+  let errorCode: number | null = null;
+  let errorMessage: string | null = null;
+  const err = field(o, 'error');
+  if (err !== null && err !== undefined) {
+    if (typeof err !== 'object') return null;
+    const code = field(err as Record<string, unknown>, 'code');
+    if (typeof code !== 'number' || !Number.isInteger(code)) return null;
+    errorCode = code;
+    const msg = field(err as Record<string, unknown>, 'errorMessage');
+    errorMessage = typeof msg === 'string' ? msg.slice(0, 500) : null;
+  }
+  const statusCode = field(o, 'statusCode');
+  if (typeof statusCode !== 'number' || !Number.isInteger(statusCode)) return null;
+  const rid = field(o, 'requestIdentificator');
+  const requestIdentificator = typeof rid === 'string' && rid.length > 0 && rid.length <= 100 ? rid : null;
+  return { httpStatus, statusCode, errorCode, errorMessage, requestIdentificator };
+}
+
+function readToken(text: string): IssuedToken | null {
+  let doc: unknown;
+  try {
+    doc = parseExact(text);
+  } catch {
+    return null;
+  }
+  if (!doc || typeof doc !== 'object') return null;
+  const token = field(doc as Record<string, unknown>, 'token');
+  if (typeof token !== 'string' || token.length === 0 || token.length > 2000) return null;
+  const validToText = field(doc as Record<string, unknown>, 'validTo');
+  return { token, validTo: typeof validToText === 'string' ? parseValidTo(validToText) : null };
+}
+
+/** "2020-03-19T18:05:07.902529+06:00": .NET writes 7 fraction digits at most; Date wants 3. */
+export function parseValidTo(text: string): Date | null {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$/.exec(text.trim());
+  if (!m) return null;
+  const d = new Date(`${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}${m[3] ?? 'Z'}`);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export class RefundApiClient {
+  private readonly http: Got;
+
+  constructor(
+    private readonly opts: RefundApiOptions,
+    private readonly requestLog: RequestLog,
+    private readonly tokens: TokenProvider,
+  ) {
+    this.http = got.extend({
+      prefixUrl: opts.baseUrl.replace(/\/+$/, ''),
+      timeout: { connect: Math.min(opts.timeoutMs, 5000), request: opts.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' },
+    });
+  }
+
+  /** Auth/GetToken. Kills whatever token was active: only the token store may call it. */
+  async getToken(): Promise<IssuedToken> {
+    const body = JSON.stringify({ Login: this.opts.login, Password: this.opts.password });
+    const raw = await this.post('Auth/GetToken', body, null, { command: 'GetToken' });
+    if (raw.httpStatus === 401 || raw.httpStatus === 403) {
+      throw new RefundApiError(
+        'auth',
+        'Refund API refused our login: check REFUND_API_LOGIN/PASSWORD',
+        false,
+        false,
+        raw.httpStatus,
+      );
+    }
+    const issued = raw.httpStatus === 200 ? readToken(raw.text) : null;
+    if (!issued) throw this.unusable(raw, 'GetToken');
+    return issued;
+  }
+
+  /** Auth/CheckToken: whether Kaspi still takes this token, and until when. */
+  async checkToken(token: string): Promise<{ valid: boolean; validTo: Date | null }> {
+    const raw = await this.post('Auth/CheckToken', '', token, { command: 'CheckToken' });
+    if (raw.httpStatus === 401 || raw.httpStatus === 403) return { valid: false, validTo: null };
+    const issued = raw.httpStatus === 200 ? readToken(raw.text) : null;
+    if (!issued) throw this.unusable(raw, 'CheckToken');
+    return { valid: true, validTo: issued.validTo };
+  }
+
+  async refundRequest(r: RefundRequestInput): Promise<RefundAnswer> {
+    const body = refundRequestBody(r);
+    return this.refundCall('Refund/RefundRequest', body, {
+      command: 'RefundRequest',
+      txnId: r.paymentId,
+      refundId: r.refundId,
+    });
+  }
+
+  async refundStatus(
+    requestIdentificator: string,
+    meta: { txnId?: string; refundId?: string } = {},
+  ): Promise<RefundAnswer> {
+    const body = JSON.stringify({ RequestIdentificator: requestIdentificator });
+    return this.refundCall('Refund/RefundStatus', body, { command: 'RefundStatus', ...meta });
+  }
+
+  private async refundCall(path: string, body: string, meta: CallMeta): Promise<RefundAnswer> {
+    let lease = await this.tokens.current();
+    let raw = await this.post(path, body, lease.token, meta);
+    if (raw.httpStatus === 401 || raw.httpStatus === 403) {
+      log.debug('Refund API refused our token: taking a new one, repeating the call once', {
+        call: meta.command,
+        httpStatus: raw.httpStatus,
+      });
+      lease = await this.tokens.renew(lease);
+      raw = await this.post(path, body, lease.token, meta);
+      if (raw.httpStatus === 401 || raw.httpStatus === 403) {
+        throw new RefundApiError(
+          'auth',
+          `Refund API refused a fresh token on ${meta.command}`,
+          true,
+          false,
+          raw.httpStatus,
+        );
+      }
+    }
+    const answer = readRefundAnswer(raw.httpStatus, raw.text);
+    if (!answer) throw this.unusable(raw, meta.command);
+    return answer;
+  }
+
+  private unusable(raw: RawAnswer, call: string): RefundApiError {
+    const transient =
+      raw.httpStatus >= 500 || raw.httpStatus === 408 || raw.httpStatus === 429 || raw.httpStatus === 200;
+    // A 5xx or a garbled 200 may have come after Kaspi applied the call.
+    return new RefundApiError(
+      raw.httpStatus === 200 ? 'malformed' : 'http',
+      `Refund API ${call}: unusable answer (HTTP ${raw.httpStatus})`,
+      transient,
+      raw.httpStatus >= 500 || raw.httpStatus === 200,
+      raw.httpStatus,
+    );
+  }
+
+  private async post(path: string, body: string, token: string | null, meta: CallMeta): Promise<RawAnswer> {
+    const started = process.hrtime.bigint();
+    const headers: Record<string, string> = {};
+    if (token !== null) headers.token = token;
+    const entry = {
+      channel: 'refund_api' as const,
+      requestId: meta.refundId ? `refund:${meta.refundId}` : randomUUID(),
+      method: 'POST',
+      command: meta.command,
+      txnId: meta.txnId ?? null,
+      request: `${path} token=${token === null ? '-' : '***'} ${body}`,
+    };
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
+    try {
+      const res = await this.http.post(path, { body, headers });
+      const text = token === null ? res.body : res.body.split(token).join('***');
+      const answer = res.statusCode === 200 ? readRefundAnswer(200, res.body) : null;
+      this.requestLog.record({
+        ...entry,
+        httpStatus: res.statusCode,
+        result: answer ? answer.statusCode : null,
+        comment: answer?.errorCode != null ? `error ${answer.errorCode}: ${answer.errorMessage ?? ''}` : null,
+        response: text,
+        durationMs: elapsed(),
+      });
+      return { httpStatus: res.statusCode, text: res.body };
+    } catch (e) {
+      const timedOut = e instanceof RequestError && (e.code === 'ETIMEDOUT' || e.name === 'TimeoutError');
+      const failure: RefundApiFailure = timedOut ? 'timeout' : 'connection';
+      const code = e instanceof RequestError ? e.code : 'unknown';
+      this.requestLog.record({ ...entry, comment: `no answer: ${failure} (${code})`, durationMs: elapsed() });
+      // A refused connection never reached Kaspi; anything later may have been applied.
+      const unknown = !(e instanceof RequestError && (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND'));
+      throw new RefundApiError(
+        failure,
+        `Refund API ${meta.command}: no answer (${code})`,
+        true,
+        unknown,
+        undefined,
+        e,
+      );
+    }
+  }
+}
+
+interface CallMeta {
+  command: string;
+  txnId?: string;
+  refundId?: string;
+}
