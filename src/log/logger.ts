@@ -31,11 +31,14 @@ export function maskSecrets(value: unknown, seen = new WeakSet<object>(), depth 
 }
 
 /**
- * An error from any realm: a native module's or a VM context's errors are not `instanceof` this
- * realm's Error, and would otherwise be logged as a bare object without their message.
+ * An error from any realm, or built without the Error constructor: a VM context's errors and some
+ * native modules' (better-sqlite3's SqliteError) are not `instanceof` this realm's Error, and would
+ * otherwise be logged as a bare object without their (non-enumerable) message.
  */
 function isError(v: unknown): v is Error {
-  return v instanceof Error || types.isNativeError(v);
+  if (v instanceof Error || types.isNativeError(v)) return true;
+  const e = v as { message?: unknown; stack?: unknown } | null;
+  return typeof e === 'object' && e !== null && typeof e.message === 'string' && typeof e.stack === 'string';
 }
 
 /** Fields of an error worth a log line; everything else an error drags along stays out. */

@@ -185,6 +185,23 @@ describe('errors from another realm', () => {
     expectNoSecret(text, [SECRETS.bodyPassword]);
     expect(text).toContain('login failed, password=***');
   });
+
+  it('when an error is built without the Error constructor (as better-sqlite3 does), then its message is logged, masked', async () => {
+    function LibError(this: { code: string }, message: string) {
+      Object.defineProperty(this, 'message', { value: message, enumerable: false });
+      Error.captureStackTrace(this, LibError);
+      this.code = 'LIB_FAILED';
+    }
+    Object.setPrototypeOf(LibError.prototype, Object.create(null));
+    const err = new (LibError as unknown as new (m: string) => object)(
+      `token=${SECRETS.queryToken} rejected`,
+    );
+    log.error('library failure', { err });
+    const text = await loggedText();
+    expectNoSecret(text, [SECRETS.queryToken]);
+    expect(text).toContain('rejected');
+    expect(text).toContain('LIB_FAILED');
+  });
 });
 
 describe.each(dbKinds)('[%s] secrets bound into a failed query', (kind) => {
