@@ -195,9 +195,12 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
   return { app, adminApp };
 }
 
-/** Under pm2 each worker has its own number (0..n-1): its own metrics port is METRICS_PORT + that. */
+/**
+ * Under pm2 each worker of an app has its own number, 0..instances-1 (NODE_APP_INSTANCE; not pm_id,
+ * which grows across apps and restarts): its metrics port is METRICS_PORT + that.
+ */
 export function workerNumber(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.NODE_APP_INSTANCE ?? env.pm_id ?? 0);
+  const n = Number(env.NODE_APP_INSTANCE ?? 0);
   return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
