@@ -12,7 +12,7 @@ import type { Stores } from '../../src/main.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type ConfigOverrides, type TestGateway } from '../support/gateway.js';
 import { newTxnId, parseKaspi, TXN_DATE } from '../support/kaspi.js';
-import { captureLogs } from '../support/log-capture.js';
+import { captureLogStream } from '../support/log-stream.js';
 
 interface Reply {
   status: number;
@@ -102,7 +102,7 @@ describe.each(dbKinds)('[%s] listeners: graceful stop, timeouts, limits', (kind)
   });
 
   it('when a request outlives SHUTDOWN_TIMEOUT_MS, then it is cut and an ERROR says so', async () => {
-    const logs = captureLogs('json', 'info');
+    const logs = captureLogStream('json', 'info');
     const { t, ports } = await started(kind, { PAY_DEADLINE_MS: 500, SHUTDOWN_TIMEOUT_MS: 1000 }, 2500);
     try {
       const began = Date.now();

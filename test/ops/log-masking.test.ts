@@ -5,7 +5,7 @@ import got, { type OptionsInit } from 'got';
 import { createDb } from '../../src/db/db.js';
 import { getLogger, registerSecrets } from '../../src/log/logger.js';
 import { createTestDatabase, dbKinds } from '../support/databases.js';
-import { captureLogs, type LogCapture } from '../support/log-capture.js';
+import { captureLogStream, type LogCapture } from '../support/log-stream.js';
 
 /**
  * Every kind of error an outside call or the database can throw, forced for real and logged through
@@ -31,7 +31,7 @@ let base: string;
 let closedPort: number;
 
 beforeAll(async () => {
-  capture = captureLogs('json');
+  capture = captureLogStream('json');
   registerSecrets(JETPAY_SECRET);
   server = http.createServer((req, res) => {
     if (req.url?.startsWith('/slow')) return; // never answers: the client's timeout fires

@@ -2,7 +2,7 @@ import { dbTime } from '../../src/db/db.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { kaspiQuery, newTxnId, pay, TXN_DATE } from '../support/kaspi.js';
-import { captureLogs, type LogCapture } from '../support/log-capture.js';
+import { captureLogStream, type LogCapture } from '../support/log-stream.js';
 
 /** The value of one sample in Prometheus text, or undefined when the series is absent. */
 function sample(text: string, series: string): number | undefined {
@@ -19,7 +19,7 @@ describe.each(dbKinds)('[%s] request id, access log and /metrics', (kind) => {
   let logs: LogCapture;
 
   beforeAll(async () => {
-    logs = captureLogs('json', 'info');
+    logs = captureLogStream('json', 'info');
     t = await startTestGateway(kind);
     await t.gateway.stores.accounts.addAccount({ account: 'OB-1', name: 'Payer', balance: 0 });
   });

@@ -11,7 +11,7 @@ export interface LogCapture {
 }
 
 /** Points the real logger (formatter, masking and all) at an in-memory stream. */
-export function captureLogs(format: 'json' | 'pretty' = 'json', level = 'debug'): LogCapture {
+export function captureLogStream(format: 'json' | 'pretty' = 'json', level = 'debug'): LogCapture {
   const stream = new PassThrough();
   let out = '';
   stream.on('data', (d: Buffer) => {
