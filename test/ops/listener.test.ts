@@ -101,6 +101,40 @@ describe.each(dbKinds)('[%s] listeners: graceful stop, timeouts, limits', (kind)
     }
   });
 
+  it('when keep-alive clients send back to back through stop(), then no request is cut: each is answered or, once the port is closed, refused at connect', async () => {
+    const { t, ports } = await started(kind);
+    try {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 6 });
+      const outcomes: string[] = [];
+      let stop = false;
+      const loop = async () => {
+        for (let i = 0; i < 400 && !stop; i++) {
+          const outcome = await request(`http://127.0.0.1:${ports.port}${payPath(newTxnId(), 'LS-1')}`, {
+            agent,
+          }).then(
+            (r) =>
+              r.status === 200 && parseKaspi(r.body).result === '0' ? 'answered' : `status ${r.status}`,
+            (e: NodeJS.ErrnoException) =>
+              e.code === 'ECONNREFUSED' ? 'refused' : `${e.code ?? ''} ${e.message}`,
+          );
+          outcomes.push(outcome);
+          if (outcome === 'refused') return;
+        }
+      };
+      const loops = Array.from({ length: 6 }, loop);
+      await new Promise((r) => setTimeout(r, 300));
+      await t.gateway.stop();
+      stop = true;
+      await Promise.all(loops);
+      agent.destroy();
+      const answered = outcomes.filter((o) => o === 'answered').length;
+      expect(answered).toBeGreaterThan(10);
+      expect(outcomes.filter((o) => o !== 'answered' && o !== 'refused')).toEqual([]);
+    } finally {
+      await t.database.drop();
+    }
+  });
+
   it('when a request outlives SHUTDOWN_TIMEOUT_MS, then it is cut and an ERROR says so', async () => {
     const logs = captureLogStream('json', 'info');
     const { t, ports } = await started(kind, { PAY_DEADLINE_MS: 500, SHUTDOWN_TIMEOUT_MS: 1000 }, 2500);
