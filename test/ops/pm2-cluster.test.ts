@@ -224,6 +224,9 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
       HOME: process.env.HOME,
       TZ: process.env.TZ,
       PM2_HOME: pm2Home,
+      // pm2 asks version.pm2.io on its first run in a PM2_HOME, and daily: not from a test (no network).
+      PM2_DISCRETE_MODE: 'true',
+      PM2_DISABLE_VERSION_CHECK: 'true',
       PM2_APP_NAME: APP,
       PM2_INSTANCES: '2',
       NODE_ENV: 'production',
