@@ -122,13 +122,15 @@ describe.each(dbKinds)('[%s] listeners: graceful stop, timeouts, limits', (kind)
         }
       };
       const loops = Array.from({ length: 6 }, loop);
-      await new Promise((r) => setTimeout(r, 300));
+      // stop in the middle of the stream, however slow the machine is today
+      for (let waited = 0; outcomes.length < 30 && waited < 10_000; waited += 20)
+        await new Promise((r) => setTimeout(r, 20));
       await t.gateway.stop();
       stop = true;
       await Promise.all(loops);
       agent.destroy();
       const answered = outcomes.filter((o) => o === 'answered').length;
-      expect(answered).toBeGreaterThan(10);
+      expect(answered).toBeGreaterThanOrEqual(30);
       expect(outcomes.filter((o) => o !== 'answered' && o !== 'refused')).toEqual([]);
     } finally {
       await t.database.drop();
