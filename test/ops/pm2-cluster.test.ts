@@ -196,6 +196,13 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
     };
   }
 
+  async function lockWaits(): Promise<number> {
+    const [rows] = (await db.knex.raw(
+      "select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'",
+    )) as [{ n: number | string }[]];
+    return Number(rows[0]?.n ?? 0);
+  }
+
   beforeAll(async () => {
     database = await createTestDatabase('mysql');
     db = createDb(database.url);
@@ -337,7 +344,11 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
     await trx('accounts').where({ account: 'PM-LOCK' }).forUpdate().select('id');
     const txns = Array.from({ length: 12 }, () => newTxnId());
     const pending = txns.map((txn) => payOnce(port, txn, 'PM-LOCK', false));
-    await sleep(800);
+    // in flight = inside their transactions, each waiting for the row we hold
+    for (let waited = 0; (await lockWaits()) < txns.length; waited += 50) {
+      if (waited > 15_000) throw new Error(`only ${await lockWaits()} pays reached the database`);
+      await sleep(50);
+    }
 
     for (const w of ws) process.kill(w.pid, 'SIGTERM');
     await sleep(700);
