@@ -6,6 +6,7 @@ import { adminAuth } from './admin/admin-auth.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
+import { HttpBilling } from './billing/http-billing.js';
 import { SqlBilling } from './billing/sql-billing.js';
 import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
@@ -96,12 +97,30 @@ export function createStores(db: Db): Stores {
   };
 }
 
-export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
-  const billing =
-    overrides.billing?.(stores, config) ??
-    new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
-  const payments = new PaymentService(db, stores.payments, billing);
+export function createBilling(config: Config, stores: Stores): Billing {
+  if (config.BILLING_ADAPTER === 'http') {
+    return new HttpBilling(
+      {
+        baseUrl: config.BILLING_URL as string,
+        token: config.BILLING_TOKEN,
+        timeoutMs: config.BILLING_TIMEOUT_MS,
+        maxAttempts: config.BILLING_MAX_ATTEMPTS,
+        retryBaseMs: config.BILLING_RETRY_BASE_MS,
+      },
+      stores.requestLog,
+    );
+  }
+  return new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
+}
 
+export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
+  const billing = overrides.billing?.(stores, config) ?? createBilling(config, stores);
+  const payments = new PaymentService(db, stores.payments, billing, {
+    deadlineMs: config.PAY_DEADLINE_MS,
+    retryBackoffMs: config.RETRY_BACKOFF_MS,
+    retryBackoffMaxMs: config.RETRY_BACKOFF_MAX_MS,
+    txnDateOffset: config.KASPI_TXN_DATE_OFFSET,
+  });
   let refundApi: RefundApiClient | null = null;
   let refundTokens: RefundTokenStore | null = null;
   if (config.REFUND_API_URL) {
@@ -213,7 +232,11 @@ function databasePassword(url: string): string | undefined {
 }
 
 const log = getLogger('main');
-/** After the drain: the request log's last entries and the pool get this long (pm2's kill_timeout covers both). */
+/**
+ * After the drain: credits finishing in the background, the request log's last entries and the pool
+ * get this long (pm2's kill_timeout covers it). A credit still going then stays pending in the
+ * database, and the retry job sends it again with the same idempotency key.
+ */
 const CLOSE_DATABASE_TIMEOUT_MS = 5000;
 
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
@@ -264,6 +287,9 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     // A frozen database must not hold the exit past pm2's kill_timeout: an open transaction is rolled
     // back by the server when its connection goes, and the payment is answered on Kaspi's repeat.
     const closing = (async () => {
+      // Pays answered 4 at the deadline may still be finishing their credit: let them, then close.
+      await services.payments.drain(CLOSE_DATABASE_TIMEOUT_MS - 500);
+      if (services.billing instanceof HttpBilling) services.billing.close();
       await stores.requestLog.flush();
       if (!overrides.db) await db.close();
     })();
@@ -272,7 +298,9 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
       new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_DATABASE_TIMEOUT_MS).unref()),
     ]);
     if (!closed)
-      log.warn('database pool not closed in time: exiting anyway', { ms: CLOSE_DATABASE_TIMEOUT_MS });
+      log.warn('not everything closed in time: exiting anyway; the retry job finishes pending credits', {
+        ms: CLOSE_DATABASE_TIMEOUT_MS,
+      });
     log.info('stopped', { ms: Date.now() - started });
   };
 

@@ -62,6 +62,8 @@ export interface EmbeddedBilling {
 
 export interface RemoteBilling {
   readonly kind: 'http';
+  /** The longest one credit() can take, retries included: a claim on a payment must outlast it. */
+  readonly maxCallMs: number;
   lookup(account: string): Promise<Lookup>;
   /** Throws UpstreamError with transient=true when the outcome is unknown. */
   credit(req: CreditRequest): Promise<CreditOutcome>;

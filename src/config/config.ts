@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import cron from 'node-cron';
 import { z } from 'zod';
 import { parseTenge } from '../payments/money.js';
 
@@ -49,8 +50,23 @@ const schema = z.object({
   BILLING_ADAPTER: z.enum(['sql', 'http']).describe('sql = embedded accounts, http = external billing'),
   BILLING_URL: z.string().url().optional().describe('external billing base URL'),
   BILLING_TOKEN: z.string().optional().describe('Bearer token for the external billing'),
-  BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call'),
+  BILLING_TIMEOUT_MS: int(100, 60000).describe('timeout of one billing call attempt (connect to last byte)'),
+  BILLING_MAX_ATTEMPTS: int(1, 10).describe(
+    'attempts per billing call; only GETs and keyed POSTs are repeated',
+  ),
+  BILLING_RETRY_BASE_MS: int(10, 10000).describe(
+    'first pause between billing attempts; doubles, with jitter',
+  ),
   RETRY_CRON: z.string().describe('cron of the pending-credit retry job'),
+  RETRY_BACKOFF_MS: int(100, 3_600_000).describe(
+    'first delay before a pending credit is retried; doubles, with jitter',
+  ),
+  RETRY_BACKOFF_MAX_MS: int(1000, 86_400_000).describe('longest delay between retries of a pending credit'),
+  RETRY_BATCH_SIZE: int(1, 1000).describe('pending credits the retry job takes per query'),
+  RETRY_LEASE_MS: int(1000, 3_600_000).describe('lease of the retry job (renewed while it runs)'),
+  RETRY_STUCK_AFTER_MS: int(1000, 2_592_000_000).describe(
+    'a credit not final after this long is logged at ERROR',
+  ),
   JETPAY_PROJECT_ID: z
     .string()
     .regex(/^\d{1,20}$/, 'must be the digits of the JetPay project id')
@@ -125,7 +141,14 @@ function defaults(env: string): Record<string, string> {
     KASPI_TXN_DATE_OFFSET: '+05:00',
     BILLING_ADAPTER: 'sql',
     BILLING_TIMEOUT_MS: '5000',
+    BILLING_MAX_ATTEMPTS: '3',
+    BILLING_RETRY_BASE_MS: '200',
     RETRY_CRON: '*/30 * * * * *',
+    RETRY_BACKOFF_MS: '10000',
+    RETRY_BACKOFF_MAX_MS: '600000',
+    RETRY_BATCH_SIZE: '100',
+    RETRY_LEASE_MS: '60000',
+    RETRY_STUCK_AFTER_MS: '3600000',
     JETPAY_SKIP_SIGNATURE: 'false',
     REFUND_AMOUNT_UNIT: 'tenge',
     REFUND_POLL_CRON: '*/1 * * * *',
@@ -222,6 +245,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (c.JETPAY_SKIP_SIGNATURE && nodeEnv === 'production') {
       problems.push('JETPAY_SKIP_SIGNATURE: never in production');
     }
+    if (!cron.validate(c.RETRY_CRON)) problems.push('RETRY_CRON: not a cron expression');
+    if (c.RETRY_BACKOFF_MS > c.RETRY_BACKOFF_MAX_MS)
+      problems.push('RETRY_BACKOFF_MS: must not exceed RETRY_BACKOFF_MAX_MS');
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Services, Stores } from '../main.js';
+import { CreditRetryJob } from '../payments/credit-retry-job.js';
 import { refundPollJob } from '../refunds/refund-poller.js';
 import { purgeRequestLog } from './request-log-retention.js';
 import type { JobDefinition } from './scheduler.js';
@@ -12,13 +13,25 @@ export interface JobDeps {
   services: Services;
 }
 
+export const CREDIT_RETRY_JOB = 'credit-retry';
+
 /**
  * Every cron job of the service, in one list: name, schedule, lease and what it runs. The
  * composition root registers them all with the Scheduler; add a job here and nowhere else.
  */
 export function buildJobs(deps: JobDeps): JobDefinition[] {
-  const { config, db } = deps;
+  const { config, db, stores, services } = deps;
+  const creditRetry = new CreditRetryJob(services.payments, stores.payments, {
+    batchSize: config.RETRY_BATCH_SIZE,
+    stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
+  });
   const jobs: JobDefinition[] = [
+    {
+      name: CREDIT_RETRY_JOB,
+      cron: config.RETRY_CRON,
+      leaseMs: config.RETRY_LEASE_MS,
+      run: (ctx) => creditRetry.run(ctx),
+    },
     {
       name: 'request-log-retention',
       cron: config.REQUEST_LOG_RETENTION_CRON,
@@ -31,8 +44,8 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
     },
   ];
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
-  if (deps.services.refunds.enabled) {
-    jobs.push(refundPollJob(deps.services.refundPoller, config.REFUND_POLL_CRON));
+  if (services.refunds.enabled) {
+    jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));
   }
   return jobs;
 }

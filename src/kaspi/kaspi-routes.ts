@@ -61,7 +61,7 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
           : renderCheck({ txnId, result, comment });
     } else if (parsed.command === 'check') {
       try {
-        const out = await deps.payments.check(parsed.account);
+        const out = await deps.payments.check(parsed.account, req.startedAt);
         ({ result, comment } = out);
         body = renderCheck({ txnId, result, comment, fields: out.fields });
       } catch (e) {
@@ -80,6 +80,7 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
         txnDate: parsed.txnDateUtc,
         txnDateIso: parsed.txnDateIso,
         extra: parsed.extra,
+        startedAt: req.startedAt,
       });
       ({ result, comment } = out);
       body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { dbNow } from '../db/db-clock.js';
 import { dbTime, type Db } from '../db/db.js';
 import { toTiyn, type Tiyn } from './money.js';
 
@@ -12,6 +13,12 @@ export type PaymentState =
   'received' | 'crediting' | 'pending' | 'credited' | 'failed' | 'awaiting_callback' | 'declined';
 
 export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
+
+/**
+ * States of a credit the retry job owns once `next_attempt_at` has passed: pending (in doubt),
+ * crediting whose claim ran out (its process died or stalled), received (never sent).
+ */
+export const RETRYABLE_STATES: readonly PaymentState[] = ['pending', 'crediting', 'received'];
 
 export interface Payment {
   id: string; // prv_txn
@@ -44,6 +51,9 @@ export interface NewPayment {
   txnDate?: string | null;
   state: PaymentState;
   extra?: Record<string, string> | null;
+  /** A credit claimed at insert (external billing): attempt 1, claim held until this time. */
+  attempts?: number;
+  nextAttemptAt?: string | Knex.Raw | null;
 }
 
 type Row = Record<string, unknown>;
@@ -70,6 +80,14 @@ function toPayment(r: Row): Payment {
     updatedAt: String(r.updated_at),
     creditedAt: r.credited_at == null ? null : String(r.credited_at),
   };
+}
+
+export interface UnfinishedCredits {
+  count: number;
+  oldestReceivedAt: string | null;
+  stuckCount: number;
+  /** The oldest stuck ones, up to the sample size. */
+  stuck: Payment[];
 }
 
 export interface PaymentFilter {
@@ -101,7 +119,8 @@ export class PaymentStore {
       txn_date: p.txnDate ?? null,
       state: p.state,
       extra: p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null,
-      attempts: 0,
+      attempts: p.attempts ?? 0,
+      ...(p.nextAttemptAt ? { next_attempt_at: p.nextAttemptAt } : {}),
       received_at: now,
       updated_at: now,
     });
@@ -151,9 +170,11 @@ export class PaymentStore {
       billingRef?: string | null;
       orderNumber?: string | null;
       lastError?: string | null;
-      nextAttemptAt?: string | null;
+      nextAttemptAt?: string | Knex.Raw | null;
       incrementAttempts?: boolean;
     },
+    /** Only when the row is still at this attempt: a sender whose claim was taken over changes nothing. */
+    guard: { attempts?: number } = {},
   ): Promise<boolean> {
     const now = dbTime();
     const q = this.q(trx);
@@ -166,7 +187,75 @@ export class PaymentStore {
     if (patch.nextAttemptAt !== undefined) update.next_attempt_at = patch.nextAttemptAt;
     if (patch.incrementAttempts) update.attempts = q.raw('attempts + 1');
     if (patch.state === 'credited') update.credited_at = now;
-    const n = await q('payments').where({ id }).whereIn('state', from).update(update);
+    let w = q('payments').where({ id }).whereIn('state', from);
+    if (guard.attempts !== undefined) w = w.where('attempts', guard.attempts);
+    const n = await w.update(update);
     return n === 1;
+  }
+
+  /**
+   * Takes a credit for sending: state crediting, one more attempt, and a claim until `claimMs`
+   * from now by the database's clock. The row count decides between concurrent claimers; a claim
+   * that runs out (its sender died) makes the row due for the retry job again.
+   * `due`: only when next_attempt_at has passed; `attempts`: only when nobody claimed it since it was read;
+   * `amount`: what is to be credited, when it is only known now (a JetPay callback's paid sum).
+   */
+  async claim(
+    id: string,
+    from: readonly PaymentState[],
+    claimMs: number,
+    opts: { due?: boolean; attempts?: number; amount?: Tiyn } = {},
+  ): Promise<boolean> {
+    const k = this.db.knex;
+    let w = k('payments').where({ id }).whereIn('state', from);
+    if (opts.due) w = w.where('next_attempt_at', '<=', dbNow(this.db));
+    if (opts.attempts !== undefined) w = w.where('attempts', opts.attempts);
+    const n = await w.update({
+      state: 'crediting',
+      attempts: k.raw('attempts + 1'),
+      next_attempt_at: dbNow(this.db, claimMs),
+      updated_at: dbTime(),
+      ...(opts.amount !== undefined ? { amount: opts.amount } : {}),
+    });
+    return n === 1;
+  }
+
+  /** Credits the retry job may take now, oldest due first. */
+  async findDue(limit: number): Promise<{ id: string; attempts: number }[]> {
+    const rows = (await this.db
+      .knex('payments')
+      .whereIn('state', RETRYABLE_STATES)
+      .where('next_attempt_at', '<=', dbNow(this.db))
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .select('id', 'attempts')) as Row[];
+    return rows.map((r) => ({ id: String(r.id), attempts: Number(r.attempts) }));
+  }
+
+  /**
+   * Credits not final yet (pending, or claimed and in flight): how many, the oldest, and how many
+   * were received more than `stuckAfterMs` ago, with the oldest of those as a sample.
+   */
+  async unfinishedCredits(stuckAfterMs: number, sample = 20): Promise<UnfinishedCredits> {
+    const k = this.db.knex;
+    const unfinished = () => k('payments').whereIn('state', RETRYABLE_STATES);
+    const stuckSince = dbNow(this.db, -stuckAfterMs);
+    const all = (await unfinished().count({ n: '*' }).min({ oldest: 'received_at' }).first()) as
+      Row | undefined;
+    const stuck = (await unfinished().where('received_at', '<', stuckSince).count({ n: '*' }).first()) as
+      Row | undefined;
+    const rows =
+      Number(stuck?.n ?? 0) === 0
+        ? []
+        : ((await unfinished()
+            .where('received_at', '<', stuckSince)
+            .orderBy('received_at')
+            .limit(sample)) as Row[]);
+    return {
+      count: Number(all?.n ?? 0),
+      oldestReceivedAt: all?.oldest == null ? null : String(all.oldest),
+      stuckCount: Number(stuck?.n ?? 0),
+      stuck: rows.map(toPayment),
+    };
   }
 }

@@ -52,6 +52,7 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
   it('when two schedulers tick the same job at once, then only one of them runs it', async () => {
     const name = jobName();
     const ran: string[] = [];
+    const started = latch();
     const hold = latch();
     const a = scheduler(dbA, 'host-a');
     const b = scheduler(dbB, 'host-b');
@@ -65,20 +66,24 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
         leaseMs: 5000,
         run: async () => {
           ran.push(who);
+          started.open();
           await hold.opened;
         },
       });
     }
-    const first = a.runNow(name);
-    await sleep(100);
-    const second = await b.runNow(name);
+    const ticks = [a.runNow(name), b.runNow(name)];
+    await started.opened;
+    // The winner holds its run open, so the first tick to finish is the loser's.
+    expect(await Promise.race(ticks)).toBe(false);
     hold.open();
-    expect(await first).toBe(true);
-    expect(second).toBe(false);
-    expect(ran).toEqual(['a']);
+    const results = await Promise.all(ticks);
+    expect([...results].sort()).toEqual([false, true]);
+    expect(ran).toHaveLength(1);
     // Released at the end: the other worker may take the next tick at once.
-    expect(await b.runNow(name)).toBe(true);
-    expect(ran).toEqual(['a', 'b']);
+    const loser = results[0] ? b : a;
+    expect(await loser.runNow(name)).toBe(true);
+    expect(ran).toHaveLength(2);
+    expect(new Set(ran).size).toBe(2);
   });
 
   it('when a tick comes while the same process still runs the job, then it is skipped (no overlap)', async () => {
@@ -105,10 +110,10 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
 
   it('when the lease holder died, then its lease expires by the database clock and the next taker gets a higher fencing token', async () => {
     const name = jobName();
-    // A dead runner's row: held for 700 ms more, token 41.
+    // A dead runner's row: held for 1.5 s more, token 41.
     await dbA
       .knex('job_leases')
-      .insert({ name, owner: 'dead-host:1', fencing_token: 41, expires_at: dbNow(dbA, 700) });
+      .insert({ name, owner: 'dead-host:1', fencing_token: 41, expires_at: dbNow(dbA, 1500) });
     const tokens: string[] = [];
     const b = scheduler(dbB, 'host-b');
     b.register({
@@ -118,7 +123,7 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
       run: async (ctx) => void tokens.push(ctx.fencingToken),
     });
     expect(await b.runNow(name)).toBe(false);
-    await sleep(900);
+    await sleep(1700);
     expect(await b.runNow(name)).toBe(true);
     expect(await b.runNow(name)).toBe(true);
     expect(tokens).toEqual(['42', '43']);
@@ -135,21 +140,21 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
     a.register({
       name,
       cron: '0 0 1 1 *',
-      leaseMs: 1000,
+      leaseMs: 1500,
       run: async (ctx) => {
-        await sleep(2200);
+        await sleep(3200);
         owners.push(await ctx.stillOwner());
       },
     });
-    b.register({ name, cron: '0 0 1 1 *', leaseMs: 1000, run: async () => undefined });
+    b.register({ name, cron: '0 0 1 1 *', leaseMs: 1500, run: async () => undefined });
     const long = a.runNow(name);
     const tries: boolean[] = [];
-    for (let i = 0; i < 4; i++) {
-      await sleep(450);
+    for (let i = 0; i < 5; i++) {
+      await sleep(550);
       tries.push(await b.runNow(name));
     }
     expect(await long).toBe(true);
-    expect(tries).toEqual([false, false, false, false]);
+    expect(tries).toEqual([false, false, false, false, false]);
     expect(owners).toEqual([true]);
   });
 
@@ -157,6 +162,7 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
     const name = jobName();
     const a = scheduler(dbA, 'host-a');
     let seen: JobContext | undefined;
+    const started = latch();
     const hold = latch();
     a.register({
       name,
@@ -164,14 +170,13 @@ describe.each(dbKinds)('[%s] Scheduler', (kind) => {
       leaseMs: 1500,
       run: async (ctx) => {
         seen = ctx;
+        started.open();
         await Promise.race([hold.opened, new Promise((r) => ctx.signal.addEventListener('abort', r))]);
         ctx.signal.throwIfAborted();
       },
     });
     const run = a.runNow(name);
-    // Wait until the run holds the lease and has started (a fixed sleep loses under load).
-    for (let i = 0; i < 250 && !seen; i++) await sleep(20);
-    expect(seen).toBeDefined();
+    await started.opened;
     // Someone judged the lease expired (a frozen runner) and took it: the token moved on.
     await dbB
       .knex('job_leases')

@@ -1,0 +1,358 @@
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import got, { RequestError, type Got } from 'got';
+import { UpstreamError } from '../http/errors.js';
+import type { RequestLog } from '../http/request-log.js';
+import { getLogger } from '../log/logger.js';
+import { formatTenge, parseTenge, type Tiyn } from '../payments/money.js';
+import {
+  maskName,
+  type CreditOutcome,
+  type CreditRequest,
+  type Field,
+  type Lookup,
+  type OrderStatus,
+  type RemoteBilling,
+} from './billing.js';
+
+const log = getLogger('billing');
+
+export interface HttpBillingOptions {
+  baseUrl: string;
+  token?: string;
+  /** One attempt, connect to last byte. */
+  timeoutMs: number;
+  /** Attempts per call; only calls safe to repeat (GET, the keyed POST) are repeated. */
+  maxAttempts: number;
+  /** First pause between attempts; doubles per attempt, with jitter. */
+  retryBaseMs: number;
+}
+
+/**
+ * Why a billing call gave no usable answer. Every one of them leaves the outcome of a credit
+ * unknown (the billing may have applied it), so the payment stays pending and is retried.
+ * `billing_rejected_request` (400/401/403...) means our side is misconfigured: a person must act.
+ */
+export type BillingFailure =
+  | 'billing_timeout'
+  | 'billing_connection'
+  | 'billing_server_error'
+  | 'billing_bad_response'
+  | 'billing_rejected_request';
+
+export class BillingUnavailableError extends UpstreamError {
+  constructor(
+    code: BillingFailure,
+    readonly detail: string,
+    readonly upstreamStatus?: number,
+  ) {
+    // The message is what Kaspi may see as a comment: nothing of the billing's answer goes there.
+    super(code, 'Billing unavailable, try again later', true, { details: { detail, upstreamStatus } });
+  }
+}
+
+export interface RefundNotice {
+  refundId: string;
+  txnId: string;
+  account: string;
+  amount: Tiyn;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+interface Call {
+  command: 'lookup' | 'credit' | 'refund';
+  method: 'GET' | 'POST';
+  path: string;
+  txnId?: string;
+  idempotencyKey?: string;
+  json?: Record<string, unknown>;
+}
+
+const RETRYABLE_STATUS = (s: number) => s >= 500 || s === 429;
+
+/**
+ * The external billing over HTTP (contract: spec/billing.md). Explicit timeouts on every attempt;
+ * a call is repeated only when repeating is harmless: GETs, and POSTs that carry an
+ * Idempotency-Key (the billing answers a repeated key with the first answer). Definitive answers
+ * (404/409/422) are returned as refusals; anything that leaves the outcome unknown throws
+ * BillingUnavailableError (transient). Every attempt goes to the request log (channel billing).
+ */
+export class HttpBilling implements RemoteBilling {
+  readonly kind = 'http' as const;
+  private readonly client: Got;
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  };
+
+  constructor(
+    private readonly opts: HttpBillingOptions,
+    private readonly requestLog?: RequestLog,
+  ) {
+    const t = opts.timeoutMs;
+    this.client = got.extend({
+      prefixUrl: opts.baseUrl,
+      timeout: { lookup: t, connect: t, secureConnect: t, socket: t, send: t, response: t, request: t },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      responseType: 'text',
+      agent: this.agents,
+      headers: {
+        'user-agent': 'kaspi-gateway',
+        accept: 'application/json',
+        ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      },
+    });
+  }
+
+  /** Drops kept-alive connections (shutdown). */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  /** The longest one call can take, every attempt and pause included. */
+  get maxCallMs(): number {
+    let total = 0;
+    for (let a = 1; a <= this.opts.maxAttempts; a++)
+      total += this.opts.timeoutMs + (a > 1 ? this.pause(a - 1, 1) : 0);
+    return total;
+  }
+
+  async lookup(account: string): Promise<Lookup> {
+    const res = await this.send({
+      command: 'lookup',
+      method: 'GET',
+      path: `accounts/${encodeURIComponent(account)}`,
+    });
+    if (res.status === 404) return { kind: 'not_found' };
+    if (res.status !== 200) throw this.unexpected(res);
+    const data = parseJson(res.body);
+    const parsed = data && readLookup(account, data);
+    if (!parsed) throw new BillingUnavailableError('billing_bad_response', 'unreadable account answer', 200);
+    return parsed;
+  }
+
+  async credit(req: CreditRequest): Promise<CreditOutcome> {
+    // Kaspi: Kaspi's txn_id. JetPay: our payment_id, which the payment row keeps as its txn_id.
+    const txnId = req.txnId;
+    const res = await this.send({
+      command: 'credit',
+      method: 'POST',
+      path: 'payments',
+      txnId,
+      idempotencyKey: `${req.source}:${txnId}`,
+      json: {
+        source: req.source,
+        txnId,
+        paymentId: req.paymentId,
+        account: req.account,
+        amount: formatTenge(req.amount),
+        amountMinor: req.amount,
+        txnDate: req.txnDate,
+      },
+    });
+    if (res.status === 200 || res.status === 201) {
+      const ref = readRef(parseJson(res.body), 'billingRef');
+      if (ref === null)
+        throw new BillingUnavailableError(
+          'billing_bad_response',
+          'credit answer without billingRef',
+          res.status,
+        );
+      return { ok: true, billingRef: ref };
+    }
+    if (res.status === 404) return { ok: false, result: 1, comment: 'Account not found' };
+    if (res.status === 409) {
+      return /cancel/i.test(res.body)
+        ? { ok: false, result: 2, comment: 'Order cancelled' }
+        : { ok: false, result: 3, comment: 'Order already paid' };
+    }
+    if (res.status === 422) return { ok: false, result: 5, comment: 'Payment refused by billing' };
+    throw this.unexpected(res);
+  }
+
+  /** Tells the billing a refund reached SUCCESS, so it can debit the account; idempotent by refund id. */
+  async refund(n: RefundNotice): Promise<{ billingRef: string | null }> {
+    const res = await this.send({
+      command: 'refund',
+      method: 'POST',
+      path: 'refunds',
+      txnId: n.txnId,
+      idempotencyKey: `refund:${n.refundId}`,
+      json: {
+        refundId: n.refundId,
+        txnId: n.txnId,
+        account: n.account,
+        amount: formatTenge(n.amount),
+        amountMinor: n.amount,
+      },
+    });
+    if (res.status === 200 || res.status === 201)
+      return { billingRef: readRef(parseJson(res.body), 'billingRef') };
+    throw this.unexpected(res);
+  }
+
+  private unexpected(res: Answer): BillingUnavailableError {
+    if (RETRYABLE_STATUS(res.status))
+      return new BillingUnavailableError('billing_server_error', `HTTP ${res.status}`, res.status);
+    if (res.status >= 200 && res.status < 300) {
+      return new BillingUnavailableError('billing_bad_response', `unexpected HTTP ${res.status}`, res.status);
+    }
+    log.error('billing refused our request: check BILLING_URL and BILLING_TOKEN', { httpStatus: res.status });
+    return new BillingUnavailableError('billing_rejected_request', `HTTP ${res.status}`, res.status);
+  }
+
+  /** Runs a call's attempts; returns the first answer that is not worth repeating. */
+  private async send(call: Call): Promise<Answer> {
+    const repeatable = call.method === 'GET' || call.idempotencyKey !== undefined;
+    const attempts = repeatable ? this.opts.maxAttempts : 1;
+    let last: BillingUnavailableError | Answer | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, this.pause(attempt - 1)));
+      last = await this.attempt(call, attempt);
+      if (last instanceof BillingUnavailableError) continue;
+      if (RETRYABLE_STATUS(last.status) || (last.status === 200 && parseJson(last.body) === null)) continue;
+      return last;
+    }
+    if (last instanceof BillingUnavailableError) throw last;
+    return last as Answer;
+  }
+
+  private async attempt(call: Call, attempt: number): Promise<BillingUnavailableError | Answer> {
+    const started = performance.now();
+    const headers: Record<string, string> = {};
+    if (call.idempotencyKey) headers['idempotency-key'] = call.idempotencyKey;
+    let out: BillingUnavailableError | Answer;
+    try {
+      const res = await this.client(call.path, { method: call.method, json: call.json, headers });
+      out = { status: res.statusCode, body: res.body };
+    } catch (e) {
+      out = toFailure(e);
+    }
+    const durationMs = performance.now() - started;
+    const failure = out instanceof BillingUnavailableError ? out : null;
+    const answer = out instanceof BillingUnavailableError ? null : out;
+    if (failure) {
+      log.warn('billing call failed', {
+        command: call.command,
+        txnId: call.txnId,
+        attempt,
+        code: failure.code,
+        detail: failure.detail,
+      });
+    }
+    this.requestLog?.record({
+      channel: 'billing',
+      method: call.method,
+      request: [
+        `${call.method} /${call.path}`,
+        this.opts.token ? 'Authorization: Bearer ***' : null,
+        call.idempotencyKey ? `Idempotency-Key: ${call.idempotencyKey}` : null,
+        `Attempt: ${attempt}`,
+        call.json ? JSON.stringify(call.json) : null,
+      ]
+        .filter((l) => l !== null)
+        .join('\n'),
+      command: call.command,
+      txnId: call.txnId ?? null,
+      httpStatus: answer?.status,
+      result: failure?.code ?? null,
+      comment: failure?.detail ?? null,
+      response: answer ? answer.body.slice(0, 4000) : null,
+      durationMs,
+    });
+    return out;
+  }
+
+  /** Exponential with equal jitter: half fixed, half random, so many clients don't retry in step. */
+  private pause(retry: number, jitter = Math.random()): number {
+    const d = this.opts.retryBaseMs * 2 ** (retry - 1);
+    return Math.round(d / 2 + (d / 2) * jitter);
+  }
+}
+
+function toFailure(e: unknown): BillingUnavailableError {
+  const code = e instanceof RequestError ? e.code : (e as { code?: string })?.code;
+  if (code === 'ETIMEDOUT') return new BillingUnavailableError('billing_timeout', 'no answer in time');
+  return new BillingUnavailableError(
+    'billing_connection',
+    code ?? (e instanceof Error ? e.message : 'request failed'),
+  );
+}
+
+function parseJson(body: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(body) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function readRef(data: Record<string, unknown> | null, key: string): string | null {
+  const v = data?.[key];
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  if (typeof v === 'string' && v.length > 0 && v.length <= 100) return v;
+  return null;
+}
+
+/** Tenge as the contract writes it ("1500.00"): a string, never a float. */
+function readAmount(v: unknown): Tiyn | null {
+  if (typeof v === 'string') return parseTenge(v);
+  return null;
+}
+
+function readFields(v: unknown): Field[] | null {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) return null;
+  const out: Field[] = [];
+  for (const f of v as unknown[]) {
+    const r = f as { name?: unknown; value?: unknown };
+    if (typeof r?.name !== 'string' || (typeof r.value !== 'string' && typeof r.value !== 'number'))
+      return null;
+    out.push({ name: r.name, value: String(r.value) });
+  }
+  return out;
+}
+
+const ORDER_STATUSES: readonly OrderStatus[] = ['open', 'paid', 'cancelled'];
+
+function readLookup(asked: string, d: Record<string, unknown>): Lookup | null {
+  const fields = readFields(d.fields);
+  if (fields === null) return null;
+  const account = typeof d.account === 'string' ? d.account : asked;
+  if (d.order !== undefined) {
+    const o = d.order as { amount?: unknown; status?: unknown } | null;
+    const due = readAmount(o?.amount);
+    const status = ORDER_STATUSES.find((s) => s === o?.status);
+    if (due === null || status === undefined) return null;
+    return {
+      kind: 'order',
+      number: account,
+      account,
+      due,
+      status,
+      fields: [{ name: 'amount', value: formatTenge(due) }, ...fields],
+    };
+  }
+  const name = typeof d.name === 'string' ? d.name : '';
+  let balance: Tiyn | null = null;
+  if (d.balance !== undefined && d.balance !== null) {
+    // A negative balance (a debt) is legitimate on a billing's side.
+    const neg = typeof d.balance === 'string' && d.balance.startsWith('-');
+    const abs = readAmount(neg ? (d.balance as string).slice(1) : d.balance);
+    if (abs === null) return null;
+    balance = neg ? -abs : abs;
+  }
+  const shown: Field[] = [];
+  if (name) shown.push({ name: 'fio', value: maskName(name) });
+  if (balance !== null) shown.push({ name: 'balance', value: formatTenge(balance) });
+  return { kind: 'account', account, name, balance, fields: [...shown, ...fields] };
+}
