@@ -2,7 +2,10 @@ import express, { type Express } from 'express';
 import type { Config } from './config/config.js';
 import { notFound, plainErrorHandler } from './http/error-mapper.js';
 import { trustProxySetting, type IpAllowlist } from './http/ip-allowlist.js';
+import { observeRequests } from './http/observe.js';
 import { requestId } from './http/request-id.js';
+import { getLogger } from './log/logger.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { RequestLog } from './http/request-log.js';
 import { kaspiRoutes } from './kaspi/kaspi-routes.js';
 import type { PaymentService } from './payments/payment-service.js';
@@ -13,9 +16,13 @@ export interface PublicAppDeps {
   allowlist: IpAllowlist;
   payments: PaymentService;
   requestLog: RequestLog;
+  /** Request counters and latency, kept in memory (no query on the pay path). */
+  metrics?: Metrics;
   /** More capabilities (JetPay) mount their routers here. */
   routers?: Router[];
 }
+
+const accessLog = getLogger('access');
 
 /**
  * The public listener's app: Kaspi's path and JetPay's; nothing else of ours is reachable here.
@@ -27,6 +34,7 @@ export function createApp(deps: PublicAppDeps): Express {
   app.disable('etag');
   app.set('trust proxy', trustProxySetting(deps.config.TRUST_PROXY));
   app.use(requestId);
+  app.use(observeRequests({ log: accessLog, metrics: deps.metrics }));
   app.use(
     kaspiRoutes({
       path: deps.config.KASPI_PATH,

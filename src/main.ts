@@ -1,8 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Express, Router } from 'express';
-import { createAdminApp } from './admin/admin-app.js';
+import { createAdminApp, createMetricsApp } from './admin/admin-app.js';
 import { adminApiRoutes } from './admin/admin-api-routes.js';
 import { adminAuth } from './admin/admin-auth.js';
 import { createApp } from './app.js';
@@ -14,6 +12,7 @@ import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/co
 import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
+import { Listener, type ListenOptions } from './http/listener.js';
 import { RequestLog } from './http/request-log.js';
 import { jetpayRoutes } from './jetpay/jetpay-routes.js';
 import { JetpayService } from './jetpay/jetpay-service.js';
@@ -21,6 +20,7 @@ import { JetpayStore } from './jetpay/jetpay-store.js';
 import { buildJobs } from './jobs/jobs.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { configureLogger, getLogger, registerSecrets } from './log/logger.js';
+import { Metrics } from './metrics/metrics.js';
 import { parseTenge } from './payments/money.js';
 import { PaymentService } from './payments/payment-service.js';
 import { PaymentStore } from './payments/payment-store.js';
@@ -69,16 +69,20 @@ export interface Gateway {
   db: Db;
   stores: Stores;
   services: Services;
+  metrics: Metrics;
   app: Express;
   adminApp: Express;
   /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
   scheduler: Scheduler;
   /**
-   * Listens on PORT and ADMIN_PORT (0 = any free port) and starts the crons (unless `jobs: false`);
-   * resolves with the bound ports.
+   * Listens on PORT and ADMIN_PORT (0 = any free port), and METRICS_PORT when set, and starts the
+   * crons (unless `jobs: false`); resolves with the bound ports.
    */
-  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number }>;
-  /** Stops taking connections, lets in-flight requests finish, stops jobs, closes the pool. */
+  start(opts?: { jobs?: boolean }): Promise<{ port: number; adminPort: number; metricsPort?: number }>;
+  /**
+   * Stops taking connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), stops
+   * jobs, flushes the request log, closes the pool. Safe to call more than once.
+   */
   stop(): Promise<void>;
 }
 
@@ -175,7 +179,7 @@ function createJetpayService(
   });
 }
 
-export function createApps(config: Config, db: Db, stores: Stores, services: Services) {
+export function createApps(config: Config, db: Db, stores: Stores, services: Services, metrics?: Metrics) {
   const publicRouters: Router[] = [];
   const adminRouters: Router[] = [
     adminAuth(config.ADMIN_API_KEY),
@@ -203,11 +207,37 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
     payments: services.payments,
     requestLog: stores.requestLog,
+    metrics,
     routers: publicRouters,
   });
-  const adminApp = createAdminApp({ db, routers: adminRouters });
+  const adminApp = createAdminApp({ db, metrics, routers: adminRouters });
   return { app, adminApp };
 }
+
+/**
+ * Under pm2 each worker of an app has its own number, 0..instances-1 (NODE_APP_INSTANCE; not pm_id,
+ * which grows across apps and restarts): its metrics port is METRICS_PORT + that.
+ */
+export function workerNumber(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.NODE_APP_INSTANCE ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+function databasePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const log = getLogger('main');
+/**
+ * After the drain: credits finishing in the background, the request log's last entries and the pool
+ * get this long (pm2's kill_timeout covers it). A credit still going then stays pending in the
+ * database, and the retry job sends it again with the same idempotency key.
+ */
+const CLOSE_DATABASE_TIMEOUT_MS = 5000;
 
 export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
   const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
@@ -217,55 +247,96 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     config.BILLING_TOKEN,
     config.REFUND_API_PASSWORD,
     config.ADMIN_API_KEY,
+    databasePassword(config.DATABASE_URL),
   );
 
   const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
-  const { app, adminApp } = createApps(config, db, stores, services);
-  const scheduler = new Scheduler(db);
+  const metrics = new Metrics(db);
+  const { app, adminApp } = createApps(config, db, stores, services, metrics);
+  // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
+  const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  metrics.watchJobs(scheduler);
 
-  const servers: http.Server[] = [];
-  const listen = (a: Express, port: number, host: string) =>
-    new Promise<http.Server>((resolve, reject) => {
-      const server = http.createServer(a);
-      server.once('error', reject);
-      server.listen(port, host, () => resolve(server));
-    });
+  const listeners: Listener[] = [];
+  const listenOptions = (port: number, host: string): ListenOptions => ({
+    port,
+    host,
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEPALIVE_TIMEOUT_MS,
+  });
+  let stopping: Promise<void> | undefined;
+
+  const stopNow = async () => {
+    const started = Date.now();
+    // Requests drain and jobs wind down side by side: neither needs the other, and both are bounded.
+    const [drained] = await Promise.all([
+      Promise.all(listeners.map((l) => l.close(config.SHUTDOWN_TIMEOUT_MS))),
+      scheduler.stop(),
+    ]);
+    const cut = drained.reduce((n, c) => n + c.cut, 0);
+    if (cut > 0)
+      log.error('requests cut at shutdown: check their payments', {
+        cut,
+        timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      });
+    // A frozen database must not hold the exit past pm2's kill_timeout: an open transaction is rolled
+    // back by the server when its connection goes, and the payment is answered on Kaspi's repeat.
+    const closing = (async () => {
+      // Pays answered 4 at the deadline may still be finishing their credit: let them, then close.
+      await services.payments.drain(CLOSE_DATABASE_TIMEOUT_MS - 500);
+      if (services.billing instanceof HttpBilling) services.billing.close();
+      await stores.requestLog.flush();
+      if (!overrides.db) await db.close();
+    })();
+    const closed = await Promise.race([
+      closing.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_DATABASE_TIMEOUT_MS).unref()),
+    ]);
+    if (!closed)
+      log.warn('not everything closed in time: exiting anyway; the retry job finishes pending credits', {
+        ms: CLOSE_DATABASE_TIMEOUT_MS,
+      });
+    log.info('stopped', { ms: Date.now() - started });
+  };
 
   return {
     config,
     db,
     stores,
     services,
+    metrics,
     app,
     adminApp,
     scheduler,
     async start(opts = {}) {
-      const pub = await listen(app, config.PORT, config.HOST);
-      const admin = await listen(adminApp, config.ADMIN_PORT, config.ADMIN_HOST);
-      servers.push(pub, admin);
+      const pub = await Listener.listen(app, {
+        ...listenOptions(config.PORT, config.HOST),
+        tls:
+          config.TLS_CERT_FILE && config.TLS_KEY_FILE
+            ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
+            : undefined,
+      });
+      listeners.push(pub);
+      const admin = await Listener.listen(adminApp, listenOptions(config.ADMIN_PORT, config.ADMIN_HOST));
+      listeners.push(admin);
+      let metricsPort: number | undefined;
+      if (config.METRICS_PORT !== undefined) {
+        const port = config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + workerNumber();
+        const m = await Listener.listen(createMetricsApp(metrics), listenOptions(port, config.ADMIN_HOST));
+        listeners.push(m);
+        metricsPort = m.port;
+      }
       if (opts.jobs !== false) scheduler.start();
-      return { port: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port };
+      return { port: pub.port, adminPort: admin.port, metricsPort };
     },
-    async stop() {
-      await Promise.all([
-        scheduler.stop(),
-        ...servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-              s.closeIdleConnections();
-            }),
-        ),
-      ]);
-      // Pays answered 4 at the deadline may still be finishing: let them, then close the pool.
-      await services.payments.drain();
-      if (services.billing instanceof HttpBilling) services.billing.close();
-      await stores.requestLog.flush();
-      if (!overrides.db) await db.close();
+    stop() {
+      stopping ??= stopNow();
+      return stopping;
     },
   };
 }
@@ -323,12 +394,13 @@ async function main(): Promise<void> {
     throw e;
   }
   configureLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
-  const log = getLogger('main');
   const gateway = await buildGateway(config);
-  const { port, adminPort } = await gateway.start();
+  gateway.metrics.collectProcessMetrics();
+  const { port, adminPort, metricsPort } = await gateway.start();
   log.info('gateway listening', {
-    public: `${config.HOST}:${port}`,
+    public: `${config.TLS_CERT_FILE ? 'https' : 'http'}://${config.HOST}:${port}`,
     admin: `${config.ADMIN_HOST}:${adminPort}`,
+    metrics: metricsPort === undefined ? undefined : `${config.ADMIN_HOST}:${metricsPort}`,
     database: gateway.db.describe,
     billing: config.BILLING_ADAPTER,
     jetpay: jetpayEnabled(config) ? 'on' : 'off',
@@ -338,24 +410,51 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C means "now": the person at the terminal has decided.
+      if (signal === 'SIGINT' && !process.send) process.exit(130);
+      return;
+    }
     stopping = true;
-    log.info('stopping', { signal });
+    log.info('stopping: draining requests in flight', { signal });
     gateway
       .stop()
-      .then(() => process.exit(0))
+      .then(() => exitSoon(0))
       .catch((e: unknown) => {
         log.error('unclean stop', { err: e });
-        process.exit(1);
+        exitSoon(1);
       });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // pm2 with shutdown_with_message (Windows has no signals) asks with a message instead.
+  process.on('message', (msg) => {
+    if (msg === 'shutdown') shutdown('shutdown message');
+  });
+  // pm2 (wait_ready) sends this worker traffic, and stops the old one on reload, only after this.
+  process.send?.('ready');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Exits once the log lines above have left (stdout to a pipe is asynchronous), at most 1 s later. */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 1000).unref();
+}
+
+/** `node dist/src/main.js`, and pm2, whose cluster workers run its container with our path in pm_exec_path. */
+function isEntryPoint(): boolean {
+  const self = fileURLToPath(import.meta.url);
+  const entry = process.env.pm_exec_path ?? process.argv[1];
+  return entry !== undefined && (self === entry || import.meta.url === pathToFileURL(entry).href);
+}
+
+if (isEntryPoint()) {
   main().catch((e: unknown) => {
-    getLogger('main').error('failed to start', { err: e });
+    if (e instanceof ConfigError) {
+      process.stderr.write(`Refusing to start: ${e.message}\n`);
+      process.exit(78);
+    }
+    log.error('failed to start', { err: e });
     process.exit(1);
   });
 }

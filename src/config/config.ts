@@ -87,9 +87,32 @@ const schema = z.object({
     'a refund not final after this many days is flagged for a person',
   ),
   REQUEST_LOG_RETENTION_DAYS: int(30, 3650).describe('request log kept this many days (>= 30)'),
+  REQUEST_LOG_RETENTION_CRON: z
+    .string()
+    .describe('cron of the request log purge (one runner, under a lease)'),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).describe('log level'),
   LOG_FORMAT: z.enum(['json', 'pretty']).describe('json lines or pretty text'),
   SEED_DEMO_ACCOUNTS: bool.describe('create demo accounts at start (development)'),
+  TLS_CERT_FILE: z
+    .string()
+    .optional()
+    .describe('PEM certificate (chain) file: the public listener speaks HTTPS'),
+  TLS_KEY_FILE: z.string().optional().describe('PEM private key file for TLS_CERT_FILE'),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).describe('a client must send its request headers within this'),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 600_000).describe(
+    'a whole request (headers + body) must arrive within this; our answer time is not counted',
+  ),
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(1000, 600_000).describe(
+    'idle keep-alive connections are closed after this (above the proxy/load balancer idle timeout)',
+  ),
+  SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).describe(
+    'graceful stop: in-flight requests get this long to finish (keep pm2 kill_timeout above it)',
+  ),
+  METRICS_PORT: int(0, 65535)
+    .optional()
+    .describe(
+      'optional /metrics-only listener on ADMIN_HOST; under pm2 each worker takes METRICS_PORT + its instance number',
+    ),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -133,9 +156,18 @@ function defaults(env: string): Record<string, string> {
     REFUND_API_TIMEOUT_MS: '10000',
     REFUND_MAX_AGE_DAYS: '14',
     REQUEST_LOG_RETENTION_DAYS: '90',
+    // Daily, at a quiet hour of the server's clock; a missed day is caught up by the next run.
+    REQUEST_LOG_RETENTION_CRON: '17 3 * * *',
     LOG_LEVEL: env === 'test' ? 'warn' : 'info',
     LOG_FORMAT: dev ? 'pretty' : 'json',
     SEED_DEMO_ACCOUNTS: env === 'development' ? 'true' : 'false',
+    // Kaspi's deadline is 15 s: a request that has not arrived whole by then is not worth waiting for.
+    HTTP_HEADERS_TIMEOUT_MS: '15000',
+    HTTP_REQUEST_TIMEOUT_MS: '30000',
+    // Above nginx's keepalive_timeout (60 s) and common load balancers' idle timeouts, so the proxy, not
+    // us, closes an idle upstream connection: the other order races with a request sent on it.
+    HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
+    SHUTDOWN_TIMEOUT_MS: '15000',
   };
 }
 
@@ -198,6 +230,12 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (c.PAY_MIN_SUM > c.PAY_MAX_SUM) problems.push('PAY_MIN_SUM: must not exceed PAY_MAX_SUM');
     if (c.BILLING_ADAPTER === 'http' && !c.BILLING_URL)
       problems.push('BILLING_URL is required with BILLING_ADAPTER=http');
+    if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE))
+      problems.push('TLS_CERT_FILE and TLS_KEY_FILE: set both or neither');
+    if (c.SHUTDOWN_TIMEOUT_MS <= c.PAY_DEADLINE_MS)
+      problems.push('SHUTDOWN_TIMEOUT_MS: must exceed PAY_DEADLINE_MS, so a pay in flight is never cut');
+    if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS)
+      problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
     if (c.REFUND_API_URL && !(c.REFUND_API_LOGIN && c.REFUND_API_PASSWORD)) {
       problems.push('REFUND_API_LOGIN and REFUND_API_PASSWORD are required with REFUND_API_URL');
     }

@@ -1,6 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { getLogger } from '../log/logger.js';
+
+/** knex's own warnings go through our logger (and its masking), not straight to the console. */
+const knexLog = (() => {
+  const log = getLogger('knex');
+  const text = (m: unknown) =>
+    typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m);
+  return {
+    warn: (m: unknown) => log.warn(text(m)),
+    error: (m: unknown) => log.error(text(m)),
+    deprecate: (m: unknown) => log.warn(text(m)),
+    debug: (m: unknown) => log.debug(text(m)),
+  };
+})();
 
 export type Dialect = 'mysql' | 'sqlite';
 
@@ -31,6 +45,8 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
       client: 'better-sqlite3',
       connection: { filename: file },
       useNullAsDefault: true,
+      compileSqlOnError: false,
+      log: knexLog,
       pool: {
         min: 1,
         max: 1,
@@ -85,6 +101,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
       },
     },
     acquireConnectionTimeout: 10000,
+    // An error's message then shows `?` where the values were: a token or a password bound into a
+    // query never reaches a log through it.
+    compileSqlOnError: false,
+    log: knexLog,
   });
   return {
     knex,

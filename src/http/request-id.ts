@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { runWithRequestContext } from '../log/request-context.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -10,13 +11,16 @@ declare module 'express-serve-static-core' {
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** A request id for logs and the request log: the caller's X-Request-Id when sane, else ours. */
+/**
+ * A request id for logs and the request log: the caller's X-Request-Id when sane, else ours. The rest
+ * of the request runs inside its context, so every log line it causes carries the id.
+ */
 export function requestId(req: Request, res: Response, next: NextFunction): void {
   const given = req.get('x-request-id');
   req.id = given && SAFE_ID.test(given) ? given : randomUUID();
   req.startedAt = process.hrtime.bigint();
   res.setHeader('X-Request-Id', req.id);
-  next();
+  runWithRequestContext({ requestId: req.id }, next);
 }
 
 export function elapsedMs(req: Request): number {

@@ -1,6 +1,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import { toJetpayAnswer } from '../http/error-mapper.js';
 import { isAppError } from '../http/errors.js';
+import { noteOutcome } from '../http/observe.js';
 import { elapsedMs } from '../http/request-id.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
@@ -98,6 +99,14 @@ export function jetpayRoutes(deps: JetpayRouteDeps): Router {
         }
       }
       const text = JSON.stringify(answer);
+      // A metric label, so a bounded name: only the types JetPay has.
+      const endpoint =
+        kind === 'callback'
+          ? 'jetpay_callback'
+          : ctx.command === 'verify' || ctx.command === 'check_deposit'
+            ? `jetpay_${ctx.command}`
+            : 'jetpay';
+      noteOutcome(res, { endpoint, result: answer.code, txnId: ctx.txnId });
       res.status(status).type('application/json').send(text);
       deps.requestLog.record({
         channel: 'jetpay',

@@ -3,6 +3,7 @@ import type { Db } from '../db/db.js';
 import type { Services, Stores } from '../main.js';
 import { CreditRetryJob } from '../payments/credit-retry-job.js';
 import { refundPollJob } from '../refunds/refund-poller.js';
+import { purgeRequestLog } from './request-log-retention.js';
 import type { JobDefinition } from './scheduler.js';
 
 export interface JobDeps {
@@ -19,7 +20,7 @@ export const CREDIT_RETRY_JOB = 'credit-retry';
  * composition root registers them all with the Scheduler; add a job here and nowhere else.
  */
 export function buildJobs(deps: JobDeps): JobDefinition[] {
-  const { config, stores, services } = deps;
+  const { config, db, stores, services } = deps;
   const creditRetry = new CreditRetryJob(services.payments, stores.payments, {
     batchSize: config.RETRY_BATCH_SIZE,
     stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
@@ -30,6 +31,16 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       cron: config.RETRY_CRON,
       leaseMs: config.RETRY_LEASE_MS,
       run: (ctx) => creditRetry.run(ctx),
+    },
+    {
+      name: 'request-log-retention',
+      cron: config.REQUEST_LOG_RETENTION_CRON,
+      leaseMs: 60_000,
+      run: async (ctx) => {
+        await purgeRequestLog(db, config.REQUEST_LOG_RETENTION_DAYS, new Date(), {
+          shouldStop: () => ctx.signal.aborted,
+        });
+      },
     },
   ];
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.

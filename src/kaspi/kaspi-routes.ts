@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { elapsedMs } from '../http/request-id.js';
 import { toKaspiAnswer } from '../http/error-mapper.js';
+import { noteOutcome } from '../http/observe.js';
 import type { IpAllowlist } from '../http/ip-allowlist.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
@@ -38,6 +39,7 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
     };
 
     if (!deps.allowlist.allows(req.ip)) {
+      noteOutcome(res, { endpoint: 'kaspi' });
       log.warn('caller outside the allowlist refused', { ip: req.ip, requestId: req.id });
       res.status(403).type('text/plain').send('Forbidden');
       deps.requestLog.record({ ...entry, httpStatus: 403, comment: 'forbidden', durationMs: elapsedMs(req) });
@@ -84,6 +86,9 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
       body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });
     }
 
+    // A label, so only the two commands we know: anything else a caller sends is plain `kaspi`.
+    const endpoint = command === 'check' || command === 'pay' ? `kaspi_${command}` : 'kaspi';
+    noteOutcome(res, { endpoint, result, txnId });
     res.status(200).type('text/xml; charset=utf-8').send(body);
     deps.requestLog.record({
       ...entry,

@@ -1,4 +1,6 @@
+import { types } from 'node:util';
 import winston from 'winston';
+import { currentRequestContext } from './request-context.js';
 
 /**
  * Levels, as operators read them: ERROR = a person must act; WARN = it heals itself;
@@ -15,15 +17,9 @@ export function maskSecrets(value: unknown, seen = new WeakSet<object>(), depth 
   if (value === null || typeof value !== 'object') return value;
   if (seen.has(value) || depth > 8) return '[circular]';
   seen.add(value);
-  if (value instanceof Error) {
-    const out: Record<string, unknown> = { name: value.name, message: maskText(value.message) };
-    if (value.stack) out.stack = maskText(value.stack);
-    for (const [k, v] of Object.entries(value))
-      out[k] = SECRET_KEY.test(k) ? MASK : maskSecrets(v, seen, depth + 1);
-    if (value.cause !== undefined) out.cause = maskSecrets(value.cause, seen, depth + 1);
-    return out;
-  }
+  if (isError(value)) return serializeError(value, seen, depth);
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, seen, depth + 1));
+  if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     out[k] =
@@ -34,16 +30,121 @@ export function maskSecrets(value: unknown, seen = new WeakSet<object>(), depth 
   return out;
 }
 
+/**
+ * An error from any realm, or built without the Error constructor: a VM context's errors and some
+ * native modules' (better-sqlite3's SqliteError) are not `instanceof` this realm's Error, and would
+ * otherwise be logged as a bare object without their (non-enumerable) message.
+ */
+function isError(v: unknown): v is Error {
+  if (v instanceof Error || types.isNativeError(v)) return true;
+  const e = v as { message?: unknown; stack?: unknown } | null;
+  return typeof e === 'object' && e !== null && typeof e.message === 'string' && typeof e.stack === 'string';
+}
+
+/** Fields of an error worth a log line; everything else an error drags along stays out. */
+const ERROR_FIELDS = ['code', 'errno', 'sqlState', 'sqlMessage', 'syscall', 'statusCode', 'status', 'type'];
+/**
+ * Fields never logged: mysql2's `sql` has the values inlined, knex's `bindings` are the values, and an
+ * HTTP client's request/options/response carry headers (Authorization) and bodies.
+ */
+const ERROR_DROPPED = new Set([
+  'sql',
+  'bindings',
+  'options',
+  'request',
+  'response',
+  'timings',
+  'input',
+  'config',
+  'headers',
+  'body',
+]);
+
+interface GotLikeError extends Error {
+  options?: { method?: unknown; url?: unknown };
+  response?: { statusCode?: unknown; body?: unknown };
+  timings?: unknown;
+}
+
+/** got's errors (HTTPError, RequestError, TimeoutError, ...): method, URL and status, no headers. */
+function isGotError(e: Error): e is GotLikeError {
+  return 'options' in e && 'timings' in e && typeof (e as { code?: unknown }).code === 'string';
+}
+
+/** A URL fit for a log: no user info, secret-looking query values masked. */
+export function safeUrl(raw: unknown): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  try {
+    const u = new URL(String(raw));
+    if (u.username) u.username = MASK;
+    if (u.password) u.password = MASK;
+    for (const key of [...u.searchParams.keys()]) if (SECRET_KEY.test(key)) u.searchParams.set(key, MASK);
+    return maskText(u.href);
+  } catch {
+    return maskText(String(raw));
+  }
+}
+
+export function serializeError(e: Error, seen = new WeakSet<object>(), depth = 0): Record<string, unknown> {
+  seen.add(e);
+  const out: Record<string, unknown> = { name: e.name, message: maskText(e.message) };
+  if (depth > 8) return out;
+  for (const k of ERROR_FIELDS) {
+    const v = (e as unknown as Record<string, unknown>)[k];
+    if (v !== undefined && v !== null && typeof v !== 'object')
+      out[k] = typeof v === 'string' ? maskText(v) : v;
+  }
+  if (isGotError(e)) {
+    try {
+      out.method = e.options?.method;
+      out.url = safeUrl(e.options?.url);
+      const res = e.response;
+      if (res?.statusCode !== undefined) out.statusCode = res.statusCode;
+      if (typeof res?.body === 'string') out.responseBody = maskText(res.body.slice(0, 500));
+      else if (Buffer.isBuffer(res?.body))
+        out.responseBody = maskText(res.body.subarray(0, 500).toString('utf8'));
+    } catch {
+      // a half-built request: what we have is enough
+    }
+  }
+  for (const [k, v] of Object.entries(e)) {
+    if (k in out || ERROR_DROPPED.has(k)) continue;
+    out[k] = SECRET_KEY.test(k) ? MASK : maskSecrets(v, seen, depth + 1);
+  }
+  if (e.stack) out.stack = maskText(e.stack);
+  if (e.cause !== undefined && !(typeof e.cause === 'object' && e.cause !== null && seen.has(e.cause)))
+    out.cause = isError(e.cause)
+      ? serializeError(e.cause, seen, depth + 1)
+      : maskSecrets(e.cause, seen, depth + 1);
+  return out;
+}
+
+const SECRET_WORDS = 'password|passwd|pwd|secret|token|signature|api[-_]?key';
+const QUOTED_OR_BARE = `("(?:[^"\\\\]|\\\\.)*"|'[^']*'|[^"'&\\s,;}]+)`;
+const SECRET_ASSIGNMENT = new RegExp(`((?:${SECRET_WORDS})["']?\\s*[:=]\\s*)${QUOTED_OR_BARE}`, 'gi');
+
+/** Masks secrets inside free text: auth headers, URL user info, `key=value` and `"key":"value"` pairs. */
 export function maskText(text: string): string {
   return text
-    .replace(/(Bearer\s+)[^\s"',]+/gi, `$1${MASK}`)
+    .replace(/(\b(?:Bearer|Basic)\s+)[^\s"',]+/gi, `$1${MASK}`)
     .replace(/(\/\/[^:/@\s]+:)[^@/\s]+@/g, `$1${MASK}@`)
-    .replace(/((?:password|secret|token|signature)["']?\s*[:=]\s*["']?)[^"'&\s,;}]+/gi, `$1${MASK}`);
+    .replace(SECRET_ASSIGNMENT, (_m, key: string, value: string) =>
+      value.startsWith('"') ? `${key}"${MASK}"` : value.startsWith("'") ? `${key}'${MASK}'` : `${key}${MASK}`,
+    );
 }
 
 const maskFormat = winston.format((info) => {
   const masked = maskSecrets({ ...info }) as Record<string, unknown>;
   for (const key of Object.keys(masked)) (info as Record<string, unknown>)[key] = masked[key];
+  return info;
+});
+
+/** The request being served, if any: every line written on its behalf carries its id. */
+const requestContextFormat = winston.format((info) => {
+  if (info.requestId === undefined) {
+    const ctx = currentRequestContext();
+    if (ctx) info.requestId = ctx.requestId;
+  }
   return info;
 });
 
@@ -79,7 +180,7 @@ export function configureLogger(opts: LoggerOptions): winston.Logger {
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })
     : new winston.transports.Console({ stderrLevels: [] });
-  const formats = [maskFormat(), knownSecretsFormat(), winston.format.timestamp()];
+  const formats = [requestContextFormat(), maskFormat(), knownSecretsFormat(), winston.format.timestamp()];
   const fmt =
     opts.format === 'json'
       ? winston.format.combine(...formats, winston.format.json())
@@ -90,12 +191,20 @@ export function configureLogger(opts: LoggerOptions): winston.Logger {
             return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} [${String(module ?? 'app')}] ${String(message)}${extra}`;
           }),
         );
-  const logger = winston.createLogger({ level: opts.level, format: fmt, transports: [transport] });
+  // pm2 merges its workers' output into one file: say which worker wrote a line.
+  const worker = process.env.NODE_APP_INSTANCE;
+  const logger = winston.createLogger({
+    level: opts.level,
+    format: fmt,
+    transports: [transport],
+    defaultMeta: worker === undefined ? undefined : { worker: Number(worker), pid: process.pid },
+  });
   if (root) {
     root.clear();
     for (const t of logger.transports) root.add(t);
     root.format = fmt;
     root.level = opts.level;
+    root.defaultMeta = logger.defaultMeta;
     return root;
   }
   root = logger;

@@ -1,0 +1,56 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { elapsedMs } from './request-id.js';
+
+/** What a route tells the access log and the metrics about its answer. */
+export interface Outcome {
+  /** A short, bounded name: `kaspi_pay`, `jetpay_verify` (never a raw URL: it is a metric label). */
+  endpoint?: string;
+  /** The protocol's own result (Kaspi's 0..5, JetPay's code), when HTTP 200 does not say it. */
+  result?: string | number | null;
+  txnId?: string | null;
+}
+
+export function noteOutcome(res: Response, outcome: Outcome): void {
+  Object.assign(res.locals, { outcome: { ...(res.locals.outcome as Outcome | undefined), ...outcome } });
+}
+
+export interface ObserveOptions {
+  log: Logger;
+  metrics?: Metrics;
+  /** Paths polled by machines (/healthz, /metrics): logged at debug, not info. */
+  quietPaths?: string[];
+}
+
+/**
+ * One access log line per request and the request metrics, both written when the answer has gone
+ * out, so they add no wait to it. The line carries the request id, the txn_id and the outcome.
+ */
+export function observeRequests(opts: ObserveOptions): RequestHandler {
+  const quiet = new Set(opts.quietPaths ?? []);
+  return (req: Request, res: Response, next: NextFunction) => {
+    res.once('close', () => {
+      const outcome = (res.locals.outcome as Outcome | undefined) ?? {};
+      const route = req.route as { path?: unknown } | undefined;
+      const endpoint =
+        outcome.endpoint ?? (typeof route?.path === 'string' ? `${req.baseUrl}${route.path}` : 'unmatched');
+      const status = res.writableFinished ? res.statusCode : 'aborted';
+      const result = outcome.result === undefined || outcome.result === null ? '' : String(outcome.result);
+      const ms = elapsedMs(req);
+      opts.metrics?.observeRequest(endpoint, status, result, ms / 1000);
+      opts.log.log(quiet.has(req.path) ? 'debug' : 'info', 'request', {
+        requestId: req.id,
+        method: req.method,
+        path: req.path,
+        endpoint,
+        status,
+        result: result || undefined,
+        txnId: outcome.txnId ?? undefined,
+        ms: Math.round(ms * 10) / 10,
+        ip: req.ip,
+      });
+    });
+    next();
+  };
+}
