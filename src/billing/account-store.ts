@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { dbTime, type Db } from '../db/db.js';
+import { rawRows, rawWrite } from '../db/raw-sql.js';
 import { toTiyn, type Tiyn } from '../payments/money.js';
 import type { OrderStatus } from './billing.js';
 
@@ -69,7 +70,10 @@ export class AccountStore {
   }
 
   async getAccount(account: string, trx?: Knex.Transaction): Promise<Account | null> {
-    const r = await this.q(trx)('accounts').where({ account }).first();
+    // Every check runs this: raw SQL, no query builder.
+    const [r] = await rawRows(this.db, this.q(trx), 'select * from `accounts` where `account` = ? limit 1', [
+      account,
+    ]);
     return r ? toAccount(r) : null;
   }
 
@@ -89,10 +93,13 @@ export class AccountStore {
 
   /** Adds to an active account's balance; false when there is no such active account. */
   async creditBalance(trx: Knex.Transaction, account: string, amount: Tiyn): Promise<boolean> {
-    const n = await trx('accounts')
-      .where({ account, status: 'active' })
-      .update({ balance: trx.raw('balance + ?', [amount]), updated_at: dbTime() });
-    return n === 1;
+    const { affected } = await rawWrite(
+      this.db,
+      trx,
+      "update `accounts` set `balance` = `balance` + ?, `updated_at` = ? where `account` = ? and `status` = 'active'",
+      [amount, dbTime(), account],
+    );
+    return affected === 1;
   }
 
   async addOrder(o: {
@@ -167,15 +174,12 @@ export class AccountStore {
       amount: Tiyn;
     },
   ): Promise<string> {
-    const [id] = await trx('account_ledger').insert({
-      payment_id: e.paymentId,
-      kind: e.kind,
-      ref: e.ref ?? '',
-      account: e.account,
-      order_number: e.orderNumber ?? null,
-      amount: e.amount,
-      created_at: dbTime(),
-    });
-    return String(id);
+    const { insertId } = await rawWrite(
+      this.db,
+      trx,
+      'insert into `account_ledger` (`payment_id`, `kind`, `ref`, `account`, `order_number`, `amount`, `created_at`) values (?, ?, ?, ?, ?, ?, ?)',
+      [e.paymentId, e.kind, e.ref ?? '', e.account, e.orderNumber ?? null, e.amount, dbTime()],
+    );
+    return insertId;
   }
 }

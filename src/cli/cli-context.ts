@@ -24,7 +24,10 @@ export async function openCliContext({ migrate = true } = {}): Promise<CliContex
   return { config, db, stores: createStores(db) };
 }
 
-/** Runs a command with a context and always closes the pool, so the process can exit. */
+/**
+ * Runs a command with a context and always closes the pool, so the process can exit; the request
+ * log (Refund API calls from the CLI) is written out first, it is batched.
+ */
 export function withContext<A extends unknown[]>(
   fn: (ctx: CliContext, ...args: A) => Promise<void>,
   opts = { migrate: true },
@@ -34,6 +37,7 @@ export function withContext<A extends unknown[]>(
     try {
       await fn(ctx, ...args);
     } finally {
+      await ctx.stores.requestLog.flush();
       await ctx.db.close();
     }
   };

@@ -304,7 +304,7 @@ export class PaymentService {
   private async payOnce(req: PayRequest): Promise<PayOutcome> {
     if (this.billing.kind !== 'sql') throw new Error('payOnce is the embedded billing path');
     const billing = this.billing;
-    return this.db.knex.transaction(async (trx) => {
+    const out = await this.db.knex.transaction(async (trx) => {
       const id = await this.payments.insert(trx, {
         source: req.source,
         txnId: req.txnId,
@@ -331,12 +331,6 @@ export class PaymentService {
           billingRef: outcome.billingRef,
           orderNumber: outcome.orderNumber ?? null,
         });
-        log.info('payment credited', {
-          txnId: req.txnId,
-          prvTxn: id,
-          account: req.account,
-          amount: req.amount,
-        });
         return {
           result: 0,
           comment: COMMENT_OK,
@@ -350,7 +344,6 @@ export class PaymentService {
         result: outcome.result,
         comment: outcome.comment,
       });
-      log.info('payment refused by billing', { txnId: req.txnId, prvTxn: id, result: outcome.result });
       return {
         result: outcome.result,
         comment: outcome.comment,
@@ -359,6 +352,16 @@ export class PaymentService {
         created: true,
       };
     });
+    // Logged after the commit: a log write never holds the payment's row locks.
+    if (out.result === 0)
+      log.info('payment credited', {
+        txnId: req.txnId,
+        prvTxn: out.prvTxn,
+        account: req.account,
+        amount: req.amount,
+      });
+    else log.info('payment refused by billing', { txnId: req.txnId, prvTxn: out.prvTxn, result: out.result });
+    return out;
   }
 
   private async creditStoredSql(

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { dbNow } from '../db/db-clock.js';
 import { dbTime, type Db } from '../db/db.js';
+import { rawWrite } from '../db/raw-sql.js';
 import { toTiyn, type Tiyn } from './money.js';
 
 export type PaymentSource = 'kaspi' | 'jetpay';
@@ -100,6 +101,10 @@ export interface PaymentFilter {
   offset?: number;
 }
 
+const INSERT_PAYMENT =
+  'insert into `payments` (`source`, `txn_id`, `account`, `amount`, `txn_date_raw`, `txn_date`, `state`, ' +
+  '`extra`, `attempts`, `next_attempt_at`, `received_at`, `updated_at`) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
 export class PaymentStore {
   constructor(private readonly db: Db) {}
 
@@ -110,21 +115,22 @@ export class PaymentStore {
   /** Inserts a payment; the unique key (source, txn_id) throws if it exists. Returns its id. */
   async insert(trx: Knex.Transaction | undefined, p: NewPayment): Promise<string> {
     const now = dbTime();
-    const [id] = await this.q(trx)('payments').insert({
-      source: p.source,
-      txn_id: p.txnId,
-      account: p.account,
-      amount: p.amount,
-      txn_date_raw: p.txnDateRaw ?? null,
-      txn_date: p.txnDate ?? null,
-      state: p.state,
-      extra: p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null,
-      attempts: p.attempts ?? 0,
-      ...(p.nextAttemptAt ? { next_attempt_at: p.nextAttemptAt } : {}),
-      received_at: now,
-      updated_at: now,
-    });
-    return String(id);
+    // Every pay runs this: fixed SQL, no query builder (src/db/raw-sql.ts).
+    const { insertId } = await rawWrite(this.db, this.q(trx), INSERT_PAYMENT, [
+      p.source,
+      p.txnId,
+      p.account,
+      p.amount,
+      p.txnDateRaw ?? null,
+      p.txnDate ?? null,
+      p.state,
+      p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null,
+      p.attempts ?? 0,
+      p.nextAttemptAt ?? null,
+      now,
+      now,
+    ]);
+    return insertId;
   }
 
   async findByTxn(source: PaymentSource, txnId: string, trx?: Knex.Transaction): Promise<Payment | null> {
@@ -176,20 +182,35 @@ export class PaymentStore {
     /** Only when the row is still at this attempt: a sender whose claim was taken over changes nothing. */
     guard: { attempts?: number } = {},
   ): Promise<boolean> {
+    if (from.length === 0) return false;
     const now = dbTime();
-    const q = this.q(trx);
-    const update: Record<string, unknown> = { state: patch.state, updated_at: now };
-    if (patch.result !== undefined) update.result = patch.result;
-    if (patch.comment !== undefined) update.comment = patch.comment?.slice(0, 255) ?? null;
-    if (patch.billingRef !== undefined) update.billing_ref = patch.billingRef;
-    if (patch.orderNumber !== undefined) update.order_number = patch.orderNumber;
-    if (patch.lastError !== undefined) update.last_error = patch.lastError?.slice(0, 500) ?? null;
-    if (patch.nextAttemptAt !== undefined) update.next_attempt_at = patch.nextAttemptAt;
-    if (patch.incrementAttempts) update.attempts = q.raw('attempts + 1');
-    if (patch.state === 'credited') update.credited_at = now;
-    let w = q('payments').where({ id }).whereIn('state', from);
-    if (guard.attempts !== undefined) w = w.where('attempts', guard.attempts);
-    const n = await w.update(update);
+    // Every pay runs this too: the SQL text is put together here, without the query builder.
+    const sets: string[] = ['`state` = ?', '`updated_at` = ?'];
+    const values: Knex.Value[] = [patch.state, now];
+    const set = (column: string, value: Knex.Value | Knex.Raw) => {
+      sets.push(`\`${column}\` = ?`);
+      values.push(value as Knex.Value);
+    };
+    if (patch.result !== undefined) set('result', patch.result);
+    if (patch.comment !== undefined) set('comment', patch.comment?.slice(0, 255) ?? null);
+    if (patch.billingRef !== undefined) set('billing_ref', patch.billingRef);
+    if (patch.orderNumber !== undefined) set('order_number', patch.orderNumber);
+    if (patch.lastError !== undefined) set('last_error', patch.lastError?.slice(0, 500) ?? null);
+    if (patch.nextAttemptAt !== undefined) set('next_attempt_at', patch.nextAttemptAt);
+    if (patch.incrementAttempts) sets.push('`attempts` = `attempts` + 1');
+    if (patch.state === 'credited') set('credited_at', now);
+    let where = `\`id\` = ? and \`state\` in (${from.map(() => '?').join(', ')})`;
+    values.push(id, ...from);
+    if (guard.attempts !== undefined) {
+      where += ' and `attempts` = ?';
+      values.push(guard.attempts);
+    }
+    const { affected: n } = await rawWrite(
+      this.db,
+      this.q(trx),
+      `update \`payments\` set ${sets.join(', ')} where ${where}`,
+      values,
+    );
     return n === 1;
   }
 
