@@ -289,7 +289,14 @@ export class PaymentService {
       try {
         return await this.payOnce(req);
       } catch (e) {
-        if (isUniqueViolation(e)) return this.replay(req);
+        if (isUniqueViolation(e)) {
+          // The replay reads the stored row; if the database went away meanwhile, that read fails too.
+          try {
+            return await this.replay(req);
+          } catch (readError) {
+            return this.afterFailure(req, readError);
+          }
+        }
         if (isRetryableTxError(e) && attempt < MAX_TX_ATTEMPTS) {
           log.warn('pay transaction aborted by the database, retrying', { txnId: req.txnId, attempt });
           const backoff = Math.min(250, 5 * 2 ** attempt);
@@ -431,7 +438,14 @@ export class PaymentService {
         nextAttemptAt: dbNow(this.db, this.claimMs),
       });
     } catch (e) {
-      if (isUniqueViolation(e)) return this.replay(req);
+      if (isUniqueViolation(e)) {
+        // The replay reads the stored row; if the database went away meanwhile, that read fails too.
+        try {
+          return await this.replay(req);
+        } catch (readError) {
+          return this.afterFailure(req, readError);
+        }
+      }
       return this.afterFailure(req, e);
     }
     progress.prvTxn = id;
