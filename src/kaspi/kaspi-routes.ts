@@ -70,20 +70,28 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
         body = renderCheck({ txnId, result, comment });
       }
     } else {
-      // pay() answers every failure itself (4 when in doubt); it does not throw.
-      const out = await deps.payments.pay({
-        source: 'kaspi',
-        txnId: parsed.txnId,
-        account: parsed.account,
-        amount: parsed.sum as number,
-        txnDateRaw: parsed.txnDateRaw,
-        txnDate: parsed.txnDateUtc,
-        txnDateIso: parsed.txnDateIso,
-        extra: parsed.extra,
-        startedAt: req.startedAt,
-      });
-      ({ result, comment } = out);
-      body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });
+      try {
+        // pay() answers every failure itself (4 when in doubt) and is not meant to throw.
+        const out = await deps.payments.pay({
+          source: 'kaspi',
+          txnId: parsed.txnId,
+          account: parsed.account,
+          amount: parsed.sum as number,
+          txnDateRaw: parsed.txnDateRaw,
+          txnDate: parsed.txnDateUtc,
+          txnDateIso: parsed.txnDateIso,
+          extra: parsed.extra,
+          startedAt: req.startedAt,
+        });
+        ({ result, comment } = out);
+        body = renderPay({ txnId, prvTxn: out.prvTxn, sum: out.amount, result, comment });
+      } catch (e) {
+        // If it ever does, the payment may be stored: 4 (Kaspi repeats), never 5 and never a bare 500.
+        log.error('pay threw past its own error handling; answered 4', { err: e, txnId, requestId: req.id });
+        result = 4;
+        comment = 'Payment is being processed';
+        body = renderPay({ txnId, prvTxn: null, sum: parsed.sum, result, comment });
+      }
     }
 
     // A label, so only the two commands we know: anything else a caller sends is plain `kaspi`.

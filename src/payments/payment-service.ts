@@ -289,7 +289,7 @@ export class PaymentService {
       try {
         return await this.payOnce(req);
       } catch (e) {
-        if (isUniqueViolation(e)) return this.replay(req);
+        if (isUniqueViolation(e)) return this.replayOrFallback(req);
         if (isRetryableTxError(e) && attempt < MAX_TX_ATTEMPTS) {
           log.warn('pay transaction aborted by the database, retrying', { txnId: req.txnId, attempt });
           const backoff = Math.min(250, 5 * 2 ** attempt);
@@ -431,7 +431,7 @@ export class PaymentService {
         nextAttemptAt: dbNow(this.db, this.claimMs),
       });
     } catch (e) {
-      if (isUniqueViolation(e)) return this.replay(req);
+      if (isUniqueViolation(e)) return this.replayOrFallback(req);
       return this.afterFailure(req, e);
     }
     progress.prvTxn = id;
@@ -609,6 +609,15 @@ export class PaymentService {
   }
 
   // ---- both ----
+
+  /** The replay reads the stored row; if the database went away meanwhile, that read fails too. */
+  private async replayOrFallback(req: PayRequest): Promise<PayOutcome> {
+    try {
+      return await this.replay(req);
+    } catch (readError) {
+      return this.afterFailure(req, readError);
+    }
+  }
 
   private async replay(req: PayRequest): Promise<PayOutcome> {
     const p = await this.payments.findByTxn(req.source, req.txnId);

@@ -64,14 +64,6 @@ function payOnce(port: number, txn: string, account: string, agent: http.Agent |
   });
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 async function isFree(port: number): Promise<boolean> {
   const s = net.createServer();
   const ok = await new Promise<boolean>((r) => {
@@ -82,13 +74,19 @@ async function isFree(port: number): Promise<boolean> {
   return ok;
 }
 
-/** Two consecutive free ports: METRICS_PORT and METRICS_PORT + 1 (one per worker). */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = await freePort();
-    if (p < 65535 && (await isFree(p + 1))) return p;
+/**
+ * `count` consecutive free ports below Linux's ephemeral range (32768+). The cluster master gives a
+ * port up when its last worker leaves (SIGTERM to both) and binds it again on restart; a port from
+ * the ephemeral range could meanwhile be handed to any process's bind(0) or outgoing connection.
+ */
+async function freePorts(count: number): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const base = 20000 + Math.floor(Math.random() * 12000);
+    let all = true;
+    for (let k = 0; k < count && all; k++) all = await isFree(base + k);
+    if (all) return base;
   }
-  throw new Error('no two consecutive free ports');
+  throw new Error(`no ${count} consecutive free ports`);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -196,9 +194,10 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
     };
   }
 
+  /** Statements of this database blocked on the accounts row (the processlist works on MySQL and MariaDB). */
   async function lockWaits(): Promise<number> {
     const [rows] = (await db.knex.raw(
-      "select count(*) as n from information_schema.innodb_trx where trx_state = 'LOCK WAIT'",
+      "select count(*) as n from information_schema.processlist where db = database() and command = 'Query' and info like 'update `accounts`%'",
     )) as [{ n: number | string }[]];
     return Number(rows[0]?.n ?? 0);
   }
@@ -223,9 +222,11 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
     );
 
     pm2Home = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-pm2-'));
-    port = await freePort();
-    adminPort = await freePort();
-    metricsPort = await freePortPair();
+    // public, admin, metrics of worker 0, metrics of worker 1
+    const base = await freePorts(4);
+    port = base;
+    adminPort = base + 1;
+    metricsPort = base + 2;
     env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -256,7 +257,7 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
   afterAll(async () => {
     if (pm2Home) {
       await pm2('kill').catch(() => undefined);
-      fs.rmSync(pm2Home, { recursive: true, force: true });
+      if (!process.env.KEEP_PM2_HOME) fs.rmSync(pm2Home, { recursive: true, force: true });
     }
     await db?.close();
     await database?.drop();
@@ -343,10 +344,21 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
     const trx = await db.knex.transaction();
     await trx('accounts').where({ account: 'PM-LOCK' }).forUpdate().select('id');
     const txns = Array.from({ length: 12 }, () => newTxnId());
-    const pending = txns.map((txn) => payOnce(port, txn, 'PM-LOCK', false));
-    // in flight = inside their transactions, each waiting for the row we hold
+    const settled: Answer[] = [];
+    const pending = txns.map((txn) =>
+      payOnce(port, txn, 'PM-LOCK', false).then((a) => {
+        settled.push(a);
+        return a;
+      }),
+    );
+    // in flight = inside their transactions, each blocked on the row we hold
     for (let waited = 0; (await lockWaits()) < txns.length; waited += 50) {
-      if (waited > 15_000) throw new Error(`only ${await lockWaits()} pays reached the database`);
+      if (waited > 8_000) {
+        await trx.rollback();
+        throw new Error(
+          `only ${await lockWaits()} pays reached the database; answered: ${JSON.stringify(settled)}`,
+        );
+      }
       await sleep(50);
     }
 
