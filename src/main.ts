@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
 import { HttpBilling } from './billing/http-billing.js';
+import { OneCallCredit } from './billing/one-call-credit.js';
 import { SqlBilling } from './billing/sql-billing.js';
 import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { createDb, type Db } from './db/db.js';
@@ -39,6 +40,8 @@ import { RefundTokenStore } from './refunds/refund-token-store.js';
 
 export interface Stores {
   accounts: AccountStore;
+  /** The common pay (an active account) recorded and credited in one database call. */
+  oneCall: OneCallCredit;
   payments: PaymentStore;
   refunds: RefundStore;
   requestLog: RequestLog;
@@ -90,6 +93,7 @@ export function createStores(db: Db): Stores {
   const payments = new PaymentStore(db);
   return {
     accounts: new AccountStore(db),
+    oneCall: new OneCallCredit(db),
     payments,
     refunds: new RefundStore(db),
     requestLog: new RequestLog(db),
@@ -110,7 +114,10 @@ export function createBilling(config: Config, stores: Stores): Billing {
       stores.requestLog,
     );
   }
-  return new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
+  return new SqlBilling(stores.accounts, {
+    allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
+    oneCall: stores.oneCall,
+  });
 }
 
 export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {

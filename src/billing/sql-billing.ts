@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { formatTenge } from '../payments/money.js';
 import type { AccountStore } from './account-store.js';
+import type { OneCallCredit, OneCallPayment } from './one-call-credit.js';
 import {
   maskName,
   type CreditOutcome,
@@ -9,9 +10,18 @@ import {
   type Lookup,
 } from './billing.js';
 
+/**
+ * The billing reference of an embedded credit: the ledger, whose line for the payment is
+ * (payment_id, kind 'credit'). Not the line's id, so a pay can be stored already credited in one
+ * statement, before its ledger line exists (src/billing/one-call-credit.ts).
+ */
+export const EMBEDDED_CREDIT_REF = 'ledger';
+
 export interface SqlBillingOptions {
   /** Order mode: accept a payment below the amount still due (the order stays open). */
   allowPartialOrderPayment: boolean;
+  /** The common pay in one database call; without it every pay takes the general path. */
+  oneCall?: OneCallCredit;
 }
 
 /**
@@ -58,15 +68,19 @@ export class SqlBilling implements EmbeddedBilling {
     };
   }
 
+  async recordAndCredit(p: OneCallPayment): Promise<string | null> {
+    return this.opts.oneCall ? this.opts.oneCall.run(p) : null;
+  }
+
   async creditInTransaction(trx: Knex.Transaction, req: CreditRequest): Promise<CreditOutcome> {
     if (await this.accounts.creditBalance(trx, req.account, req.amount)) {
-      const ledgerId = await this.accounts.addLedgerEntry(trx, {
+      await this.accounts.addLedgerEntry(trx, {
         paymentId: req.paymentId,
         kind: 'credit',
         account: req.account,
         amount: req.amount,
       });
-      return { ok: true, billingRef: `ledger:${ledgerId}` };
+      return { ok: true, billingRef: EMBEDDED_CREDIT_REF };
     }
     const order = await this.accounts.getOrder(req.account, trx, true);
     if (!order) return { ok: false, result: 1, comment: 'Account not found' };
@@ -78,13 +92,13 @@ export class SqlBilling implements EmbeddedBilling {
       return { ok: false, result: 5, comment: 'Sum does not match the amount due' };
     }
     await this.accounts.markOrderPaid(trx, order.number, req.amount, req.txnId, req.amount === due);
-    const ledgerId = await this.accounts.addLedgerEntry(trx, {
+    await this.accounts.addLedgerEntry(trx, {
       paymentId: req.paymentId,
       kind: 'credit',
       account: order.account,
       orderNumber: order.number,
       amount: req.amount,
     });
-    return { ok: true, billingRef: `ledger:${ledgerId}`, orderNumber: order.number };
+    return { ok: true, billingRef: EMBEDDED_CREDIT_REF, orderNumber: order.number };
   }
 }

@@ -1,4 +1,12 @@
-import type { Billing, CreditOutcome, CreditRequest, Field, RemoteBilling } from '../billing/billing.js';
+import type {
+  Billing,
+  CreditOutcome,
+  CreditRequest,
+  EmbeddedBilling,
+  Field,
+  RemoteBilling,
+} from '../billing/billing.js';
+import { EMBEDDED_CREDIT_REF } from '../billing/sql-billing.js';
 import { dbNow } from '../db/db-clock.js';
 import { isRetryableTxError, isUniqueViolation, type Db } from '../db/db.js';
 import { NotFoundError, UpstreamError } from '../http/errors.js';
@@ -304,7 +312,41 @@ export class PaymentService {
   private async payOnce(req: PayRequest): Promise<PayOutcome> {
     if (this.billing.kind !== 'sql') throw new Error('payOnce is the embedded billing path');
     const billing = this.billing;
-    const out = await this.db.knex.transaction(async (trx) => {
+    const out = (await this.payInOneCall(billing, req)) ?? (await this.payInTransaction(billing, req));
+    // Logged after the commit: a log write never holds the payment's row locks.
+    if (out.result === 0)
+      log.info('payment credited', {
+        txnId: req.txnId,
+        prvTxn: out.prvTxn,
+        account: req.account,
+        amount: req.amount,
+      });
+    else log.info('payment refused by billing', { txnId: req.txnId, prvTxn: out.prvTxn, result: out.result });
+    return out;
+  }
+
+  /** The common pay (an active account) in one database call; null when it is not that case. */
+  private async payInOneCall(billing: EmbeddedBilling, req: PayRequest): Promise<PayOutcome | null> {
+    if (!billing.recordAndCredit) return null;
+    const id = await billing.recordAndCredit({
+      source: req.source,
+      txnId: req.txnId,
+      account: req.account,
+      amount: req.amount,
+      txnDateRaw: req.txnDateRaw,
+      txnDate: req.txnDate,
+      extra: req.extra,
+      comment: COMMENT_OK,
+      billingRef: EMBEDDED_CREDIT_REF,
+    });
+    return id === null
+      ? null
+      : { result: 0, comment: COMMENT_OK, prvTxn: id, amount: req.amount, created: true };
+  }
+
+  /** Any pay the embedded billing takes (orders, refusals): statement by statement, in one transaction. */
+  private async payInTransaction(billing: EmbeddedBilling, req: PayRequest): Promise<PayOutcome> {
+    return this.db.knex.transaction(async (trx) => {
       const id = await this.payments.insert(trx, {
         source: req.source,
         txnId: req.txnId,
@@ -352,16 +394,6 @@ export class PaymentService {
         created: true,
       };
     });
-    // Logged after the commit: a log write never holds the payment's row locks.
-    if (out.result === 0)
-      log.info('payment credited', {
-        txnId: req.txnId,
-        prvTxn: out.prvTxn,
-        account: req.account,
-        amount: req.amount,
-      });
-    else log.info('payment refused by billing', { txnId: req.txnId, prvTxn: out.prvTxn, result: out.result });
-    return out;
   }
 
   private async creditStoredSql(

@@ -6,10 +6,20 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { newTxnId, pay } from '../support/kaspi.js';
 import { balanceOf, count, creditsFor, paymentsFor } from '../support/ledger.js';
 
-describe.each(dbKinds)('[%s] exactly once per txn_id', (kind) => {
+/**
+ * Every case on both ways a pay is written: in one database call (a plain active account, what most
+ * pays are) and statement by statement in a knex transaction (orders, refusals, billings without the
+ * one call). The injected failure needs the second way, so while it is on the one call steps aside.
+ */
+const paths = ['one call', 'statement by statement'] as const;
+const cases = dbKinds.flatMap((kind) => paths.map((path) => [kind, path] as const));
+
+describe.each(cases)('[%s] exactly once per txn_id (%s)', (kind, path) => {
   let t: TestGateway;
   /** A switch the test flips: the embedded billing credits, then the transaction fails. */
   let failAfterCredit = false;
+  /** Pays the one call stored: proof that the first way is the one under test. */
+  let oneCallStored = 0;
 
   beforeAll(async () => {
     t = await startTestGateway(
@@ -19,10 +29,21 @@ describe.each(dbKinds)('[%s] exactly once per txn_id', (kind) => {
         billing: (stores, config): Billing => {
           const real = new SqlBilling(stores.accounts, {
             allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
+            oneCall: stores.oneCall,
           });
           return {
             kind: 'sql',
             lookup: (a) => real.lookup(a),
+            ...(path === 'one call'
+              ? {
+                  recordAndCredit: async (p) => {
+                    if (failAfterCredit) return null;
+                    const id = await real.recordAndCredit(p);
+                    if (id !== null) oneCallStored++;
+                    return id;
+                  },
+                }
+              : {}),
             creditInTransaction: async (trx, req) => {
               const out = await real.creditInTransaction(trx, req);
               if (failAfterCredit) throw new Error('injected failure after the credit was written');
@@ -46,6 +67,7 @@ describe.each(dbKinds)('[%s] exactly once per txn_id', (kind) => {
     expect(await paymentsFor(t.gateway, txn)).toHaveLength(1);
     expect(await creditsFor(t.gateway, txn)).toHaveLength(1);
     expect(await balanceOf(t.gateway, 'EO-0')).toBe(12345);
+    expect(oneCallStored).toBe(path === 'one call' ? 1 : 0);
   });
 
   it('when 20 txn_ids each arrive 5 times at once over 5 accounts, then each is credited exactly once', async () => {
