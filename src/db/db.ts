@@ -74,8 +74,10 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   const knex = knexFactory({
     client: 'mysql2',
     connection: {
-      host: u.hostname,
-      port: Number(u.port || 3306),
+      // ?socket=/run/mysqld/mysqld.sock: a server on the same host, over its unix socket.
+      ...(u.searchParams.get('socket')
+        ? { socketPath: u.searchParams.get('socket') as string }
+        : { host: u.hostname, port: Number(u.port || 3306) }),
       user: decodeURIComponent(u.username),
       password: decodeURIComponent(u.password),
       database,
