@@ -1,0 +1,52 @@
+/**
+ * The floor under the gateway's pay on this machine: Express plus the one database call a pay
+ * needs (the same stored procedure, over the same kind of connection), and nothing else: no
+ * validation, no logs, no request log, no metrics, no deadline. What the gateway costs above this
+ * is ours to cut; what this costs is the machine's (bench/floor.ts).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import mysql from 'mysql2';
+
+const url = new URL(process.env.DATABASE_URL as string);
+const pool = mysql.createPool({
+  host: url.hostname,
+  port: Number(url.port || 3306),
+  user: decodeURIComponent(url.username),
+  password: decodeURIComponent(url.password),
+  database: url.pathname.slice(1),
+  connectionLimit: Number(process.env.DB_POOL_MAX ?? 10),
+  supportBigNumbers: true,
+  bigNumberStrings: true,
+  dateStrings: true,
+});
+
+const app = express();
+app.disable('x-powered-by');
+app.disable('etag');
+app.get('/payment_app.cgi', (req, res) => {
+  const q = req.query as Record<string, string>;
+  const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+  pool.query(
+    'CALL `gw_pay_account`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ['kaspi', q.txn_id, q.account, 1000, q.txn_date, now, null, 'OK', 'ledger', now],
+    (err, rows) => {
+      const id = err ? null : (rows as [{ id: string }[]])[0][0]?.id;
+      res
+        .status(200)
+        .type('text/xml; charset=utf-8')
+        .send(
+          `<?xml version="1.0" encoding="UTF-8"?>\n<response>\n  <txn_id>${q.txn_id}</txn_id>\n  <prv_txn>${id}</prv_txn>\n` +
+            `  <sum>10.00</sum>\n  <result>${id ? 0 : 4}</result>\n  <comment>OK</comment>\n</response>\n`,
+        );
+    },
+  );
+});
+
+const server = http.createServer(app);
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  process.send?.({ ready: true, port, adminPort: 0 });
+});
+process.on('SIGTERM', () => server.close(() => pool.end(() => process.exit(0))));
