@@ -1,4 +1,4 @@
-import { PROCEDURE } from '../../db/migrations/20261125090000_pay_account_procedure.js';
+import { PROCEDURE } from '../../db/migrations/20261125090000_pay_accounts_procedure.js';
 import { dbTime, type Db } from '../db/db.js';
 import type { Tiyn } from '../payments/money.js';
 
@@ -48,6 +48,49 @@ type SqliteStatements = Record<keyof typeof SQLITE_SQL, SqliteStatement>;
 
 /** Thrown inside the SQLite transaction to roll it back when there is no such account. */
 const NO_ACCOUNT = Symbol('no active account');
+/** The procedure's D: this txn_id is stored already. */
+const DUPLICATE = Symbol('duplicate');
+/** The procedure's L: the account is locked by another transaction; the pay goes again alone. */
+const LOCKED = Symbol('locked');
+/** A pay's outcome in a call: its id, null (no active account), or one of the two above. */
+type Outcome = string | null | typeof DUPLICATE | typeof LOCKED;
+
+/** The error a duplicate gets, as the database's own would be recognised (isUniqueViolation). */
+function duplicateError(p: OneCallPayment): Error {
+  return Object.assign(new Error(`Duplicate entry for payment ${p.source}:${p.txnId}`), {
+    code: 'ER_DUP_ENTRY',
+    errno: 1062,
+  });
+}
+
+function badOutcome(o: string): never {
+  throw new Error(`${PROCEDURE}: unexpected outcome "${o.slice(0, 40)}"`);
+}
+
+/** Byte order, as the sort must be the same in every process (no locale). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** How many batch calls may be in the database at once (the lane), and how many pays one may carry. */
+export interface OneCallOptions {
+  maxInFlight?: number;
+  maxBatch?: number;
+}
+
+interface Waiting {
+  p: OneCallPayment;
+  resolve(id: string | null): void;
+  reject(e: unknown): void;
+}
+
+/** What the one call did, for the bench and the tests: pays recorded per database call. */
+export interface OneCallStats {
+  calls: number;
+  pays: number;
+  /** Batches that failed as a whole and were sent again pay by pay. */
+  split: number;
+}
 
 /**
  * The common pay, a payment for an active account of the embedded billing, recorded and credited
@@ -55,42 +98,148 @@ const NO_ACCOUNT = Symbol('no active account');
  * transaction on the connection. Measured, the round trips between the statements cost more than
  * the statements themselves (docs/performance.md; decision 009).
  *
- * The same writes in the same order as the general path (the payment under its unique key, the
- * balance, the ledger line), all in one transaction, so exactly-once rests on the same keys:
- * a duplicate txn_id throws the unique violation, a deadlock the retryable error, and nothing is
- * written either way. Null when the account is not an active account (nothing written): the
- * caller takes the general path, which knows orders and refusals.
+ * The same writes as the general path (the payment under its unique key, the balance, the ledger
+ * line), all in one transaction, so exactly-once rests on the same keys: a duplicate txn_id throws
+ * the unique violation, a deadlock the retryable error, and nothing is written either way. Null
+ * when the account is not an active account (nothing written): the caller takes the general path,
+ * which knows orders and refusals.
+ *
+ * On MySQL, pays go through a lane of `maxInFlight` calls (one by default): pays that arrive while
+ * the lane is busy wait and go together in the next call (group commit), one round trip and one log
+ * flush for all of them. A pay alone goes at once, so a quiet gateway adds no wait. Measured at
+ * 2000 pays/s, one lane cost ~390 µs of gateway CPU and ~160 µs of MariaDB CPU per pay, three lanes
+ * ~500 and ~240 (smaller batches). Nothing one pay waits for holds up the lane: a call in the lane
+ * never waits for a row lock (such a pay steps out), and what must go again goes alone, outside the
+ * lane: a pay whose account is locked, and every pay of a batch that failed as a whole (a deadlock,
+ * one pay's bad data), so each gets its own outcome, as if it had gone alone.
  */
 export class OneCallCredit {
   private readonly sqliteStatements = new WeakMap<object, SqliteStatements>();
+  private readonly waiting: Waiting[] = [];
+  private inFlight = 0;
+  private readonly maxInFlight: number;
+  private readonly maxBatch: number;
+  readonly stats: OneCallStats = { calls: 0, pays: 0, split: 0 };
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    opts: OneCallOptions = {},
+  ) {
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
+    this.maxBatch = Math.max(1, opts.maxBatch ?? 32);
+  }
 
   async run(p: OneCallPayment): Promise<string | null> {
-    const now = dbTime();
-    const extra = p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null;
-    if (this.db.dialect === 'mysql') {
-      const rows = await this.queryMysql(`CALL \`${PROCEDURE}\`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
-        p.source,
-        p.txnId,
-        p.account,
-        p.amount,
-        p.txnDateRaw,
-        p.txnDate,
-        extra,
-        p.comment,
-        p.billingRef,
-        now,
-      ]);
-      const id = (rows as [{ id: string | null }[]])[0][0]?.id;
-      return id == null ? null : String(id);
+    if (this.db.dialect === 'sqlite') return this.runSqlite(p);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ p, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
+      const batch = this.takeBatch();
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
-    return this.runSqlite(p, extra, now);
+  }
+
+  /** The oldest waiting pays, up to maxBatch, that share the comment and reference one call writes. */
+  private takeBatch(): Waiting[] {
+    const head = this.waiting[0] as Waiting;
+    const batch: Waiting[] = [];
+    for (let i = 0; i < this.waiting.length && batch.length < this.maxBatch;) {
+      const w = this.waiting[i] as Waiting;
+      if (w.p.comment === head.p.comment && w.p.billingRef === head.p.billingRef) {
+        batch.push(w);
+        this.waiting.splice(i, 1);
+      } else i++;
+    }
+    return batch;
+  }
+
+  /**
+   * A batch in the lane: it never waits for a row lock (a pay whose account is held steps out as L),
+   * and what must go again goes alone, outside the lane, so nothing one pay waits for holds up others.
+   */
+  private async send(batch: Waiting[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.callMysql(
+        batch.map((w) => w.p),
+        { wait: false },
+      );
+    } catch (e) {
+      if (batch.length > 1) this.stats.split++;
+      for (const w of batch) void this.sendAlone(w);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const out = outcomes[i];
+      if (out === DUPLICATE) w.reject(duplicateError(w.p));
+      else if (out === LOCKED) void this.sendAlone(w);
+      else w.resolve(out ?? null);
+    });
+  }
+
+  /** One pay in a call of its own, waiting for row locks as any statement would. */
+  private async sendAlone(w: Waiting): Promise<void> {
+    try {
+      const [out] = await this.callMysql([w.p], { wait: true });
+      if (out === DUPLICATE) w.reject(duplicateError(w.p));
+      else if (out === LOCKED) w.reject(new Error(`${PROCEDURE}: locked outcome for a call that waits`));
+      else w.resolve(out ?? null);
+    } catch (e) {
+      w.reject(e);
+    }
+  }
+
+  /** One CALL for the pays given; their outcomes in the same order. */
+  private async callMysql(pays: OneCallPayment[], opts: { wait: boolean }): Promise<Outcome[]> {
+    // Sorted by account: calls running side by side (lanes, pays sent alone) lock accounts in one order.
+    const order = pays.map((_, i) => i).sort((a, b) => compare(pays[a]!.account, pays[b]!.account));
+    const items = order.map((i) => {
+      const p = pays[i] as OneCallPayment;
+      return {
+        source: p.source,
+        txn: p.txnId,
+        account: p.account,
+        amount: String(p.amount),
+        // JSON null would come back as the text 'null': a missing key is SQL NULL.
+        ...(p.txnDateRaw === null ? {} : { raw: p.txnDateRaw }),
+        ...(p.txnDate === null ? {} : { date: p.txnDate }),
+        ...(p.extra && Object.keys(p.extra).length > 0 ? { extra: JSON.stringify(p.extra) } : {}),
+      };
+    });
+    const first = pays[0] as OneCallPayment;
+    this.stats.calls++;
+    this.stats.pays += pays.length;
+    const rows = await this.queryMysql(`CALL \`${PROCEDURE}\`(?, ?, ?, ?, ?)`, [
+      JSON.stringify(items),
+      first.comment,
+      first.billingRef,
+      dbTime(),
+      opts.wait ? 0 : 1,
+    ]);
+    const list = String((rows as [{ outcomes: string }[]])[0][0]?.outcomes ?? '').split(',');
+    if (list.length !== pays.length + 1)
+      throw new Error(`${PROCEDURE}: ${pays.length} pays, ${list.length - 1} outcomes`);
+    const outcomes: Outcome[] = new Array(pays.length);
+    order.forEach((i, k) => {
+      const o = list[k] as string;
+      outcomes[i] =
+        o === 'N' ? null : o === 'D' ? DUPLICATE : o === 'L' ? LOCKED : /^\d+$/.test(o) ? o : badOutcome(o);
+    });
+    return outcomes;
   }
 
   /**
    * One statement on a connection of knex's pool, without knex's runner around it: the same pool
-   * (size, acquire timeout, a dead connection dropped on its next acquire), a tenth of the CPU.
+   * (size, acquire timeout, a dead connection dropped on its next acquire), less CPU per call.
    */
   private async queryMysql(sql: string, values: unknown[]): Promise<unknown> {
     const client = this.db.knex.client as PoolClient;
@@ -104,7 +253,9 @@ export class OneCallCredit {
     }
   }
 
-  private async runSqlite(p: OneCallPayment, extra: string | null, now: string): Promise<string | null> {
+  private async runSqlite(p: OneCallPayment): Promise<string | null> {
+    const now = dbTime();
+    const extra = p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null;
     // knex's pool for SQLite holds one connection; taking it keeps every other statement out meanwhile.
     const client = this.db.knex.client as PoolClient;
     const conn = (await client.acquireConnection()) as SqliteConnection;

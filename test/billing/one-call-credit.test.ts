@@ -1,4 +1,4 @@
-import * as procedureMigration from '../../db/migrations/20261125090000_pay_account_procedure.js';
+import * as procedureMigration from '../../db/migrations/20261125090000_pay_accounts_procedure.js';
 import type { OneCallPayment } from '../../src/billing/one-call-credit.js';
 import { EMBEDDED_CREDIT_REF } from '../../src/billing/sql-billing.js';
 import { isRetryableTxError, isUniqueViolation } from '../../src/db/db.js';
@@ -130,6 +130,93 @@ describe.each(dbKinds)('[%s] one-call credit', (kind) => {
     });
     expect(await creditsFor(t.gateway, order)).toHaveLength(1);
   });
+
+  it('when pays of every kind arrive at once, then each gets its own outcome, and on MySQL they share calls', async () => {
+    const stored = payment({ amount: 1 });
+    expect(await t.gateway.stores.oneCall.run(stored)).not.toBeNull();
+    const twin = payment({ account: 'OC-2', amount: 3 });
+    const before = { one: await balanceOf(t.gateway, 'OC-1'), two: await balanceOf(t.gateway, 'OC-2') };
+    const calls = t.gateway.stores.oneCall.stats.calls;
+    const pays = [
+      ...Array.from({ length: 30 }, (_, i) => payment({ account: i % 2 ? 'OC-1' : 'OC-2', amount: 10 })),
+      payment({ account: 'OC-NOBODY' }),
+      payment({ account: 'OC-ORDER-1', amount: 5000 }),
+      stored,
+      twin,
+      twin,
+    ];
+    const outcomes = await Promise.all(
+      pays.map((p) =>
+        t.gateway.stores.oneCall.run(p).then(
+          (id) => ({ id }),
+          (e: unknown) => ({ e }),
+        ),
+      ),
+    );
+    for (const o of outcomes.slice(0, 30))
+      expect(o).toEqual({ id: expect.stringMatching(/^\d+$/) as string });
+    expect(new Set(outcomes.slice(0, 30).map((o) => ('id' in o ? o.id : null))).size).toBe(30);
+    expect(outcomes[30]).toEqual({ id: null });
+    expect(outcomes[31]).toEqual({ id: null });
+    expect('e' in outcomes[32]! && isUniqueViolation(outcomes[32].e)).toBe(true);
+    const twins = outcomes.slice(33);
+    expect(twins.filter((o) => 'id' in o && o.id !== null)).toHaveLength(1);
+    expect(twins.filter((o) => 'e' in o && isUniqueViolation(o.e))).toHaveLength(1);
+    expect(await balanceOf(t.gateway, 'OC-1')).toBe(before.one + 150);
+    expect(await balanceOf(t.gateway, 'OC-2')).toBe(before.two + 150 + 3);
+    expect(await creditsFor(t.gateway, twin.txnId)).toHaveLength(1);
+    if (kind === 'mysql') expect(t.gateway.stores.oneCall.stats.calls - calls).toBeLessThan(pays.length / 2);
+  });
+
+  if (kind === 'mysql') {
+    it('when a batch fails as a whole (one pay too long for its column), then each pay goes again alone and only that one fails', async () => {
+      const split = t.gateway.stores.oneCall.stats.split;
+      // The first goes alone at once (the lane was free); the rest wait for it and go together.
+      const pays = [
+        ...Array.from({ length: 9 }, () => payment({ account: 'OC-1', amount: 1 })),
+        payment({ txnId: '9'.repeat(70), amount: 1 }),
+      ];
+      const outcomes = await Promise.all(
+        pays.map((p) =>
+          t.gateway.stores.oneCall.run(p).then(
+            (id) => ({ id }),
+            (e: unknown) => ({ e }),
+          ),
+        ),
+      );
+      expect(outcomes.slice(0, 9).every((o) => 'id' in o && o.id !== null)).toBe(true);
+      expect('e' in outcomes[9]!).toBe(true);
+      expect(t.gateway.stores.oneCall.stats.split).toBeGreaterThan(split);
+      for (const p of pays.slice(0, 9)) expect(await creditsFor(t.gateway, p.txnId)).toHaveLength(1);
+      expect(await paymentsFor(t.gateway, '9'.repeat(70))).toHaveLength(0);
+    });
+
+    it('when an account row is locked by a long transaction, then its pay waits alone and the batch it came with is credited at once', async () => {
+      await t.gateway.stores.accounts.addAccount({ account: 'OC-LOCKED', name: 'Payer', balance: 0 });
+      const trx = await t.gateway.db.knex.transaction();
+      let lockedDone = false;
+      try {
+        await trx.raw('select * from `accounts` where `account` = ? for update', ['OC-LOCKED']);
+        const run = (p: OneCallPayment) => t.gateway.stores.oneCall.run(p);
+        const alone = [1, 2, 3].map(() => run(payment({ account: 'OC-1', amount: 1 })));
+        const lockedPay = payment({ account: 'OC-LOCKED', amount: 42 });
+        const locked = run(lockedPay).then((id) => {
+          lockedDone = true;
+          return id;
+        });
+        const rest = Array.from({ length: 6 }, () => run(payment({ account: 'OC-2', amount: 1 })));
+        const ids = await Promise.all([...alone, ...rest]);
+        expect(ids.every((id) => id !== null)).toBe(true);
+        expect(lockedDone).toBe(false);
+        await trx.rollback();
+        expect(await locked).toMatch(/^\d+$/);
+        expect(await creditsFor(t.gateway, lockedPay.txnId)).toHaveLength(1);
+        expect(await balanceOf(t.gateway, 'OC-LOCKED')).toBe(42);
+      } finally {
+        if (!trx.isCompleted()) await trx.rollback();
+      }
+    });
+  }
 
   it('when the migration that creates the procedure runs again, then it succeeds and pays still go through', async () => {
     await procedureMigration.up(t.gateway.db.knex);
