@@ -1,6 +1,9 @@
 import { PROCEDURE } from '../../db/migrations/20261125090000_pay_accounts_procedure.js';
 import { dbTime, type Db } from '../db/db.js';
+import { getLogger } from '../log/logger.js';
 import type { Tiyn } from '../payments/money.js';
+
+const log = getLogger('one-call');
 
 /** A pay to record and credit at once; the fields of the payment row. */
 export interface OneCallPayment {
@@ -174,7 +177,10 @@ export class OneCallCredit {
         { wait: false },
       );
     } catch (e) {
-      if (batch.length > 1) this.stats.split++;
+      // A pay alone gets its error as is: the caller knows what to do with a deadlock or a lost database.
+      if (batch.length === 1) return (batch[0] as Waiting).reject(e);
+      this.stats.split++;
+      log.warn('a batch of pays failed as a whole: each goes again alone', { pays: batch.length, err: e });
       for (const w of batch) void this.sendAlone(w);
       return;
     }
