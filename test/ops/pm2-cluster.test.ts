@@ -197,7 +197,11 @@ describeOnMysql('[mysql] pm2 cluster of 2 workers', () => {
   /** Statements of this database blocked on the accounts row (the processlist works on MySQL and MariaDB). */
   async function lockWaits(): Promise<number> {
     const [rows] = (await db.knex.raw(
-      "select count(*) as n from information_schema.processlist where db = database() and command = 'Query' and info like 'update `accounts`%'",
+      // Statements of this database blocked on the account's row: a pay's procedure waiting at its
+      // SELECT ... FOR UPDATE, or the general path's UPDATE.
+      'select count(*) as n from information_schema.processlist where db = database() and ' +
+        "command = 'Query' and id <> connection_id() and " +
+        "(info like 'SELECT 1 INTO v_found FROM `accounts`%FOR UPDATE' or info like 'update `accounts`%')",
     )) as [{ n: number | string }[]];
     return Number(rows[0]?.n ?? 0);
   }
