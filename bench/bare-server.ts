@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { serve } from './cluster.js';
 
 const BODY =
   '<?xml version="1.0" encoding="UTF-8"?>\n<response>\n  <txn_id>1</txn_id>\n  <prv_txn>1</prv_txn>\n' +
@@ -18,8 +19,12 @@ app.get('/payment_app.cgi', (_req, res) => {
 });
 
 const server = http.createServer(app);
-server.listen(0, '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
-  process.send?.({ ready: true, port, adminPort: 0 });
-});
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+await serve(
+  () =>
+    new Promise((resolve) => {
+      server.listen(0, '127.0.0.1', () => {
+        resolve({ port: (server.address() as AddressInfo).port, adminPort: 0 });
+      });
+    }),
+  () => new Promise((resolve) => server.close(() => resolve())),
+);

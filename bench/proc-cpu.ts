@@ -17,6 +17,35 @@ export function cpuMs(pid: number | undefined): number | null {
   }
 }
 
+/**
+ * CPU time of a process and all its descendants (a cluster's primary and its workers), ms. Children
+ * are found through /proc's parent pids; a child that exited meanwhile is not counted.
+ */
+export function treeCpuMs(pid: number | undefined): number | null {
+  const own = cpuMs(pid);
+  if (own === null || !pid) return own;
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = own;
+  const walk = (parent: number) => {
+    for (const [child, ppid] of parents)
+      if (ppid === parent) {
+        total += cpuMs(child) ?? 0;
+        walk(child);
+      }
+  };
+  walk(pid);
+  return total;
+}
+
 /** The pid of the process listening on a loopback TCP port, found through /proc (null if not ours to see). */
 export function pidListeningOn(port: number): number | null {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');

@@ -16,7 +16,7 @@ import { checkLedger, resetDatabase, seedAccounts, type LedgerReport } from './b
 import { startChild, type Child } from './children.js';
 import { load, pathMaker, TXN_DATE, txnIds, type Endpoint, type LoadResult } from './load.js';
 import { countQueries } from './query-count.js';
-import { cpuMs, pidListeningOn } from './proc-cpu.js';
+import { cpuMs, pidListeningOn, treeCpuMs } from './proc-cpu.js';
 
 const env = process.env;
 const num = (name: string, dflt: number) => {
@@ -37,7 +37,11 @@ const settings = {
   sqlite: env.BENCH_SQLITE !== '0',
   baselineDir: env.BENCH_BASELINE_DIR ? path.resolve(env.BENCH_BASELINE_DIR) : null,
   cpuProf: env.BENCH_CPU_PROF === '1',
+  /** Processes per server, bare Express and the gateway alike (pm2's cluster mode, one per core). */
+  workers: num('BENCH_WORKERS', 1),
 };
+// The children read it from their environment (bench/cluster.ts).
+process.env.BENCH_WORKERS = String(settings.workers);
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-bench-'));
 const sqliteUrl = `sqlite:${path.join(workDir, 'bench.sqlite')}`;
@@ -121,7 +125,7 @@ async function main() {
   );
   say(
     `rounds ${settings.rounds} × ${settings.roundS} s, ${settings.connections} connections, ${settings.accounts} accounts, ` +
-      `pool ${settings.poolMax}, log level ${env.BENCH_LOG_LEVEL ?? 'info'}; logs in ${workDir}`,
+      `pool ${settings.poolMax}, ${settings.workers} process(es) per server, log level ${env.BENCH_LOG_LEVEL ?? 'info'}; logs in ${workDir}`,
   );
 
   const targets: Target[] = [{ db: 'mysql', name: 'mysql', url: settings.mysqlUrl }];
@@ -227,7 +231,7 @@ async function main() {
       const order = plan.map((_, i) => plan[(i + round - 1) % plan.length]!);
       const inRound: Run[] = [];
       for (const p of order) {
-        const cpu0 = cpuMs(p.pid);
+        const cpu0 = treeCpuMs(p.pid);
         const db0 = cpuMs(p.dbPid ?? undefined);
         const res = await load({
           label: p.what,
@@ -236,7 +240,7 @@ async function main() {
           connections: settings.connections,
           seconds: settings.roundS,
         });
-        const cpu1 = cpuMs(p.pid);
+        const cpu1 = treeCpuMs(p.pid);
         const db1 = cpuMs(p.dbPid ?? undefined);
         const perReq = (a: number | null, b: number | null) =>
           a === null || b === null || res.requests === 0 ? null : ((b - a) * 1000) / res.requests;

@@ -36,6 +36,8 @@ const jitter = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 function gatewayEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...extra,
+    // One process: the scenarios kill -9 and SIGSTOP the pid they started.
+    BENCH_WORKERS: '1',
     NODE_ENV: 'production',
     DATABASE_URL: url,
     DB_POOL_MAX: '10',
