@@ -133,7 +133,11 @@ export class OneCallCredit {
   }
 
   async run(p: OneCallPayment): Promise<string | null> {
-    if (this.db.dialect === 'sqlite') return this.runSqlite(p);
+    if (this.db.dialect === 'sqlite') {
+      this.stats.calls++;
+      this.stats.pays++;
+      return this.runSqlite(p);
+    }
     return new Promise((resolve, reject) => {
       this.waiting.push({ p, resolve, reject });
       this.pump();
