@@ -28,11 +28,15 @@ app.disable('etag');
 app.get('/payment_app.cgi', (req, res) => {
   const q = req.query as Record<string, string>;
   const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+  // One pay per call, no batching: the procedure as a pay alone calls it.
+  const items = [
+    { source: 'kaspi', txn: q.txn_id, account: q.account, amount: '1000', raw: q.txn_date, date: now },
+  ];
   pool.query(
-    'CALL `gw_pay_account`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ['kaspi', q.txn_id, q.account, 1000, q.txn_date, now, null, 'OK', 'ledger', now],
+    'CALL `gw_pay_accounts`(?, ?, ?, ?, ?)',
+    [JSON.stringify(items), 'OK', 'ledger', now, 0],
     (err, rows) => {
-      const id = err ? null : (rows as [{ id: string }[]])[0][0]?.id;
+      const id = err ? null : /^\d+/.exec((rows as [{ outcomes: string }[]])[0][0]?.outcomes ?? '')?.[0];
       res
         .status(200)
         .type('text/xml; charset=utf-8')
