@@ -2,6 +2,7 @@ import { PROCEDURE } from '../../db/migrations/20261125090000_pay_accounts_proce
 import { dbTime, type Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
 import type { Tiyn } from '../payments/money.js';
+import { extraJson } from '../payments/payment-store.js';
 
 const log = getLogger('one-call');
 
@@ -214,6 +215,7 @@ export class OneCallCredit {
     const order = pays.map((_, i) => i).sort((a, b) => compare(pays[a]!.account, pays[b]!.account));
     const items = order.map((i) => {
       const p = pays[i] as OneCallPayment;
+      const extra = extraJson(p.extra);
       return {
         source: p.source,
         txn: p.txnId,
@@ -222,7 +224,7 @@ export class OneCallCredit {
         // JSON null would come back as the text 'null': a missing key is SQL NULL.
         ...(p.txnDateRaw === null ? {} : { raw: p.txnDateRaw }),
         ...(p.txnDate === null ? {} : { date: p.txnDate }),
-        ...(p.extra && Object.keys(p.extra).length > 0 ? { extra: JSON.stringify(p.extra) } : {}),
+        ...(extra === null ? {} : { extra }),
       };
     });
     const first = pays[0] as OneCallPayment;
@@ -265,7 +267,7 @@ export class OneCallCredit {
 
   private async runSqlite(p: OneCallPayment): Promise<string | null> {
     const now = dbTime();
-    const extra = p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null;
+    const extra = extraJson(p.extra);
     // knex's pool for SQLite holds one connection; taking it keeps every other statement out meanwhile.
     const client = this.db.knex.client as PoolClient;
     const conn = (await client.acquireConnection()) as SqliteConnection;

@@ -93,6 +93,19 @@ interface Progress {
   txnId: string;
 }
 
+/** What a pay request stores in its payment row, whichever way it is written. */
+function paymentRow(req: PayRequest) {
+  return {
+    source: req.source,
+    txnId: req.txnId,
+    account: req.account,
+    amount: req.amount,
+    txnDateRaw: req.txnDateRaw,
+    txnDate: req.txnDate,
+    extra: req.extra,
+  };
+}
+
 type CreditTarget = Pick<
   Payment,
   'id' | 'source' | 'txnId' | 'account' | 'amount' | 'txnDateRaw' | 'txnDate' | 'attempts'
@@ -329,13 +342,7 @@ export class PaymentService {
   private async payInOneCall(billing: EmbeddedBilling, req: PayRequest): Promise<PayOutcome | null> {
     if (!billing.recordAndCredit) return null;
     const id = await billing.recordAndCredit({
-      source: req.source,
-      txnId: req.txnId,
-      account: req.account,
-      amount: req.amount,
-      txnDateRaw: req.txnDateRaw,
-      txnDate: req.txnDate,
-      extra: req.extra,
+      ...paymentRow(req),
       comment: COMMENT_OK,
       billingRef: EMBEDDED_CREDIT_REF,
     });
@@ -347,16 +354,7 @@ export class PaymentService {
   /** Any pay the embedded billing takes (orders, refusals): statement by statement, in one transaction. */
   private async payInTransaction(billing: EmbeddedBilling, req: PayRequest): Promise<PayOutcome> {
     return this.db.knex.transaction(async (trx) => {
-      const id = await this.payments.insert(trx, {
-        source: req.source,
-        txnId: req.txnId,
-        account: req.account,
-        amount: req.amount,
-        txnDateRaw: req.txnDateRaw,
-        txnDate: req.txnDate,
-        extra: req.extra,
-        state: 'crediting',
-      });
+      const id = await this.payments.insert(trx, { ...paymentRow(req), state: 'crediting' });
       const outcome = await billing.creditInTransaction(trx, {
         paymentId: id,
         source: req.source,
@@ -451,13 +449,7 @@ export class PaymentService {
     let id: string;
     try {
       id = await this.payments.insert(undefined, {
-        source: req.source,
-        txnId: req.txnId,
-        account: req.account,
-        amount: req.amount,
-        txnDateRaw: req.txnDateRaw,
-        txnDate: req.txnDate,
-        extra: req.extra,
+        ...paymentRow(req),
         state: 'crediting',
         attempts: 1,
         nextAttemptAt: dbNow(this.db, this.claimMs),

@@ -101,6 +101,11 @@ export interface PaymentFilter {
   offset?: number;
 }
 
+/** Kaspi's data1..dataN as stored: JSON text, or null when there are none. */
+export function extraJson(extra: Record<string, string> | null | undefined): string | null {
+  return extra && Object.keys(extra).length > 0 ? JSON.stringify(extra) : null;
+}
+
 const INSERT_PAYMENT =
   'insert into `payments` (`source`, `txn_id`, `account`, `amount`, `txn_date_raw`, `txn_date`, `state`, ' +
   '`extra`, `attempts`, `next_attempt_at`, `received_at`, `updated_at`) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -124,7 +129,7 @@ export class PaymentStore {
       p.txnDateRaw ?? null,
       p.txnDate ?? null,
       p.state,
-      p.extra && Object.keys(p.extra).length > 0 ? JSON.stringify(p.extra) : null,
+      extraJson(p.extra),
       p.attempts ?? 0,
       p.nextAttemptAt ?? null,
       now,
