@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type {
   Billing,
   CreditOutcome,
@@ -363,34 +364,7 @@ export class PaymentService {
         amount: req.amount,
         txnDate: req.txnDateIso,
       });
-      if (outcome.ok) {
-        await this.payments.transition(trx, id, ['crediting'], {
-          state: 'credited',
-          result: 0,
-          comment: COMMENT_OK,
-          billingRef: outcome.billingRef,
-          orderNumber: outcome.orderNumber ?? null,
-        });
-        return {
-          result: 0,
-          comment: COMMENT_OK,
-          prvTxn: id,
-          amount: req.amount,
-          created: true,
-        } as PayOutcome;
-      }
-      await this.payments.transition(trx, id, ['crediting'], {
-        state: 'failed',
-        result: outcome.result,
-        comment: outcome.comment,
-      });
-      return {
-        result: outcome.result,
-        comment: outcome.comment,
-        prvTxn: id,
-        amount: req.amount,
-        created: true,
-      };
+      return this.settleInTransaction(trx, id, outcome, req.amount);
     });
   }
 
@@ -417,30 +391,36 @@ export class PaymentService {
         amount: credit,
         txnDate: p.txnDate,
       });
-      if (outcome.ok) {
-        await this.payments.transition(trx, p.id, ['crediting'], {
-          state: 'credited',
-          result: 0,
-          comment: COMMENT_OK,
-          billingRef: outcome.billingRef,
-          orderNumber: outcome.orderNumber ?? null,
-        });
+      const out = await this.settleInTransaction(trx, p.id, outcome, credit);
+      if (out.result === 0)
         log.info('payment credited', { source: p.source, txnId: p.txnId, prvTxn: p.id, amount: credit });
-        return { result: 0, comment: COMMENT_OK, prvTxn: p.id, amount: credit, created: true } as PayOutcome;
-      }
-      await this.payments.transition(trx, p.id, ['crediting'], {
-        state: 'failed',
-        result: outcome.result,
-        comment: outcome.comment,
-      });
-      return {
-        result: outcome.result,
-        comment: outcome.comment,
-        prvTxn: p.id,
-        amount: credit,
-        created: true,
-      };
+      return out;
     });
+  }
+
+  /** The embedded credit's outcome written on its payment, inside the credit's transaction. */
+  private async settleInTransaction(
+    trx: Knex.Transaction,
+    id: string,
+    outcome: CreditOutcome,
+    amount: Tiyn,
+  ): Promise<PayOutcome> {
+    if (outcome.ok) {
+      await this.payments.transition(trx, id, ['crediting'], {
+        state: 'credited',
+        result: 0,
+        comment: COMMENT_OK,
+        billingRef: outcome.billingRef,
+        orderNumber: outcome.orderNumber ?? null,
+      });
+      return { result: 0, comment: COMMENT_OK, prvTxn: id, amount, created: true };
+    }
+    await this.payments.transition(trx, id, ['crediting'], {
+      state: 'failed',
+      result: outcome.result,
+      comment: outcome.comment,
+    });
+    return { result: outcome.result, comment: outcome.comment, prvTxn: id, amount, created: true };
   }
 
   // ---- external billing: record, claim, call, settle ----
