@@ -183,6 +183,7 @@ function createJetpayService(
       maxSum: config.PAY_MAX_SUM,
       allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
     },
+    deadlineMs: config.PAY_DEADLINE_MS,
   });
 }
 
@@ -206,6 +207,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
         projectId: config.JETPAY_PROJECT_ID as string,
         secret: config.JETPAY_SECRET as string,
         skipRequestSignature: config.JETPAY_SKIP_SIGNATURE,
+        stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
       }),
     );
   }

@@ -1,4 +1,4 @@
-import { dbTime, type Db } from '../db/db.js';
+import { dbTime, fromDbTime, type Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
 import { maskText } from '../log/logger.js';
 
@@ -74,6 +74,26 @@ export class RequestLog {
   /** One entry at once, bypassing the queue. */
   async insert(e: RequestLogEntry): Promise<void> {
     await this.db.knex('request_log').insert(toRow(e));
+  }
+
+  /**
+   * The first written answer of `channel` to `command` for `txnId` with this HTTP status, and how
+   * many there are: how long a caller has been getting it (JetPay's redelivered callbacks).
+   */
+  async firstAnswer(
+    channel: RequestLogEntry['channel'],
+    command: string,
+    txnId: string,
+    httpStatus: number,
+  ): Promise<{ at: Date; count: number } | null> {
+    const r = (await this.db
+      .knex('request_log')
+      .where({ txn_id: txnId.slice(0, 64), channel, command, http_status: httpStatus })
+      .min({ first: 'at' })
+      .count({ n: '*' })
+      .first()) as { first: string | Date | null; n: number | string } | undefined;
+    const at = fromDbTime(r?.first);
+    return at ? { at, count: Number(r?.n ?? 0) } : null;
   }
 
   async flush(): Promise<void> {

@@ -18,6 +18,7 @@ import {
   requireObject,
 } from './jetpay-request.js';
 import type { JetpayService } from './jetpay-service.js';
+import { StuckCallbackWatch } from './stuck-callback-watch.js';
 
 const log = getLogger('jetpay');
 
@@ -33,6 +34,8 @@ export interface JetpayRouteDeps {
   secret: string;
   /** Development only (config refuses it in production): verify/check_deposit unsigned. Never callbacks. */
   skipRequestSignature: boolean;
+  /** RETRY_STUCK_AFTER_MS: a callback still answered 500 after this long is an ERROR. */
+  stuckAfterMs: number;
 }
 
 type Answer = { code: number; message?: string } & Record<string, unknown>;
@@ -64,27 +67,40 @@ export function maskSignature(text: string): string {
 }
 
 /**
+ * The HTTP status of an answer. verify/check_deposit: HTTP 200 whatever the JSON code (the seed's
+ * tables). A callback: the status is the code (0 → 200), because the Gate platform redelivers a
+ * callback until it gets HTTP 200 and reads nothing else (docs/decisions/004-jetpay.md).
+ */
+function httpStatusOf(kind: 'request' | 'callback', answer: Answer): number {
+  if (kind === 'request' || answer.code === 0) return 200;
+  return answer.code;
+}
+
+/**
  * POST /jetpay (verify, check_deposit) and POST /jetpay/callback. Authenticated by the Gate
- * signature, not by IP. Every answer is HTTP 200 with a JSON code, except a body over the limit
- * (413); every request and its answer goes to the request log.
+ * signature, not by IP. A body over the limit is HTTP 413; every request and its answer goes to
+ * the request log.
  */
 export function jetpayRoutes(deps: JetpayRouteDeps): Router {
   const router = Router();
+  const stuck = new StuckCallbackWatch(deps.requestLog, deps.stuckAfterMs);
 
   const serve =
-    (kind: 'request' | 'callback', handle: (doc: JsonObject, ctx: LogContext) => Promise<Answer>) =>
+    (
+      kind: 'request' | 'callback',
+      handle: (doc: JsonObject, ctx: LogContext, req: Request) => Promise<Answer>,
+    ) =>
     async (req: Request, res: Response) => {
       const ctx: LogContext = { command: kind === 'callback' ? 'callback' : null, txnId: null };
       let raw: string | null = null;
-      let status = 200;
+      let tooLarge = false;
       let answer: Answer;
       try {
         const body = await readBody(req, res);
         raw = body.toString('utf8');
-        answer = await handle(requireObject(parseJetpayBody(body)), ctx);
+        answer = await handle(requireObject(parseJetpayBody(body)), ctx, req);
       } catch (e) {
-        const tooLarge = (e as { type?: string })?.type === 'entity.too.large';
-        if (tooLarge) status = 413;
+        tooLarge = (e as { type?: string })?.type === 'entity.too.large';
         answer = tooLarge ? { code: 400, message: 'Request body too large' } : toJetpayAnswer(e);
         if (answer.code === 500 && !(isAppError(e) && e.operational)) {
           log.error('jetpay request failed', { err: e, requestId: req.id, kind });
@@ -98,6 +114,7 @@ export function jetpayRoutes(deps: JetpayRouteDeps): Router {
           });
         }
       }
+      const status = tooLarge ? 413 : httpStatusOf(kind, answer);
       const text = JSON.stringify(answer);
       // A metric label, so a bounded name: only the types JetPay has.
       const endpoint =
@@ -108,6 +125,7 @@ export function jetpayRoutes(deps: JetpayRouteDeps): Router {
             : 'jetpay';
       noteOutcome(res, { endpoint, result: answer.code, txnId: ctx.txnId });
       res.status(status).type('application/json').send(text);
+      if (kind === 'callback' && status === 500 && ctx.txnId !== null) stuck.answered500(ctx.txnId);
       deps.requestLog.record({
         channel: 'jetpay',
         requestId: req.id,
@@ -140,13 +158,13 @@ export function jetpayRoutes(deps: JetpayRouteDeps): Router {
 
   router.post(
     JETPAY_CALLBACK_PATH,
-    serve('callback', async (doc, ctx) => {
+    serve('callback', async (doc, ctx, req) => {
       ctx.txnId = claimedPaymentId(doc);
       checkSignature(doc, deps.secret);
       checkProject(doc, deps.projectId);
       const r = readCallback(doc);
       ctx.txnId = r.paymentId;
-      return { ...(await deps.service.callback(r)) };
+      return { ...(await deps.service.callback(r, req.startedAt)) };
     }),
   );
 

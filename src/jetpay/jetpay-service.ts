@@ -1,8 +1,9 @@
 import { maskName, type Billing, type BillingEntity, type Lookup } from '../billing/billing.js';
-import { NotFoundError } from '../http/errors.js';
+import { isAppError, NotFoundError } from '../http/errors.js';
 import { getLogger } from '../log/logger.js';
 import type { Tiyn } from '../payments/money.js';
 import type { PaymentService } from '../payments/payment-service.js';
+import type { PaymentState } from '../payments/payment-store.js';
 import {
   JetpayRefusal,
   type CallbackRequest,
@@ -27,6 +28,8 @@ export interface JetpayDeps {
   payments: PaymentService;
   store: JetpayStore;
   rules: JetpayRules;
+  /** A callback is answered within this budget (PAY_DEADLINE_MS); past it, 500 and JetPay repeats. */
+  deadlineMs: number;
 }
 
 /** An entity as JetPay wants it: amounts in minor units, as JSON integers. */
@@ -51,7 +54,10 @@ export interface CheckDepositAnswer {
   description: string;
 }
 
-/** 0: applied (or already applied, or set aside for a person); 500: in doubt, JetPay must repeat. */
+/**
+ * 0: applied (or already applied, or set aside for a person): HTTP 200, JetPay stops. 500: in doubt
+ * (HTTP 500): the Gate platform redelivers until it gets HTTP 200.
+ */
 export type CallbackAnswer = { code: 0 } | { code: 500; message: string };
 
 interface Customer {
@@ -63,6 +69,7 @@ interface Customer {
 }
 
 const ACCOUNT_NOT_FOUND = 'Account does not exist';
+const TIMED_OUT = Symbol('deadline');
 const OK: CallbackAnswer = { code: 0 };
 const IN_DOUBT: CallbackAnswer = {
   code: 500,
@@ -139,7 +146,55 @@ export class JetpayService {
     };
   }
 
-  async callback(req: CallbackRequest): Promise<CallbackAnswer> {
+  /**
+   * Applies a callback within the deadline (from `startedAt`, the request's arrival). What does not
+   * fit, or fails on the way (billing or database down), is answered 500: JetPay sends the callback
+   * again, and the conditional state moves make the repeat safe. Work cut by the deadline goes on:
+   * if it commits, the repeat finds it applied; if not, nothing was written and the repeat does it.
+   * 0 only once the stored state, read afresh, says the callback is applied.
+   */
+  async callback(req: CallbackRequest, startedAt?: bigint): Promise<CallbackAnswer> {
+    const work = this.applyCallback(req).catch((e: unknown) => this.inDoubt(req.paymentId, e));
+    const elapsedMs = startedAt === undefined ? 0 : Number(process.hrtime.bigint() - startedAt) / 1e6;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, this.deps.deadlineMs - elapsedMs));
+    });
+    const done = await Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+    if (done !== TIMED_OUT) return done;
+    log.warn('jetpay callback not applied within the deadline: answered 500 so JetPay repeats', {
+      paymentId: req.paymentId,
+      deadlineMs: this.deps.deadlineMs,
+    });
+    work.then(
+      (late) => {
+        if (late.code === 0)
+          log.info('jetpay callback applied after its 500 answer', { paymentId: req.paymentId });
+      },
+      () => undefined, // a refusal found late (unknown payment): the repeat gets it
+    );
+    return IN_DOUBT;
+  }
+
+  /**
+   * A callback that failed on the way. Operational refusals (unknown payment) keep their answer; an
+   * outage of the database is in doubt (WARN: it heals itself, and a callback that stays in doubt is
+   * an ERROR of its own, see StuckCallbackWatch); anything else is a bug, logged whole, also 500.
+   */
+  private inDoubt(paymentId: string, e: unknown): CallbackAnswer {
+    if (isAppError(e) && e.operational && e.jetpayCode !== 500) throw e;
+    if (isDatabaseOutage(e)) {
+      log.warn('jetpay callback met a database failure: answered 500 so JetPay repeats', {
+        paymentId,
+        err: e,
+      });
+    } else {
+      log.error('jetpay callback failed unexpectedly: answered 500 so JetPay repeats', { paymentId, err: e });
+    }
+    return IN_DOUBT;
+  }
+
+  private async applyCallback(req: CallbackRequest): Promise<CallbackAnswer> {
     const d = await this.deps.store.find(req.paymentId);
     if (!d) throw new NotFoundError('payment', 'Payment not found');
     if (req.status === 'success') return this.onSuccess(d, req);
@@ -152,6 +207,9 @@ export class JetpayService {
   }
 
   private async onSuccess(d: Deposit, req: CallbackRequest): Promise<CallbackAnswer> {
+    // A credit left in doubt by an earlier delivery (external billing): this repeat sends it again
+    // at once, with the amount already recorded, rather than wait for the retry job's next turn.
+    if (d.state === 'pending') return this.credit(d, req, ['pending']);
     if (d.state !== 'awaiting_callback') return this.settle(d.txnId, req, false);
     if (req.currency !== CURRENCY) {
       await this.flag(d, 'currency_mismatch', { currency: req.currency, amount: String(req.amount) });
@@ -170,9 +228,18 @@ export class JetpayService {
     if (amount !== d.announcedAmount && (await this.deps.store.setPaidAmount(d.id, amount))) {
       await this.flag(d, 'amount_mismatch', { announced: d.announcedAmount, paid: amount });
     }
+    return this.credit(d, req, ['awaiting_callback'], amount);
+  }
+
+  private async credit(
+    d: Deposit,
+    req: CallbackRequest,
+    from: readonly PaymentState[],
+    amount?: Tiyn,
+  ): Promise<CallbackAnswer> {
     let created = false;
     try {
-      created = (await this.deps.payments.creditStored(d.id, ['awaiting_callback'], amount)).created;
+      created = (await this.deps.payments.creditStored(d.id, from, amount)).created;
     } catch (e) {
       // The credit's transaction did not commit (or its outcome is unknown): JetPay repeats, and
       // the conditional state move makes the repeat safe.
@@ -287,6 +354,16 @@ export class JetpayService {
       }
     }
   }
+}
+
+/**
+ * The database (or the connection to it) failed, as opposed to a bug: driver and pool errors carry
+ * a code (ER_*, SQLITE_*, ECONNREFUSED, PROTOCOL_CONNECTION_LOST) or are knex's pool timeout.
+ */
+function isDatabaseOutage(e: unknown): boolean {
+  const err = e as { code?: unknown; name?: unknown };
+  if (err?.name === 'KnexTimeoutError') return true;
+  return typeof err?.code === 'string' && /^(ER_|SQLITE_|E[A-Z]+$|PROTOCOL_)/.test(err.code);
 }
 
 function toEntityJson(e: BillingEntity): EntityJson {

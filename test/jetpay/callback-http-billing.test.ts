@@ -2,7 +2,7 @@ import { CREDIT_RETRY_JOB } from '../../src/jobs/jobs.js';
 import { dbKinds } from '../support/databases.js';
 import { FakeBilling } from '../support/fake-billing.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { callback, callbackFields, checkDeposit, JETPAY_CONFIG, Raw } from '../support/jetpay.js';
+import { callback, callbackFields, checkDeposit, JETPAY_CONFIG, Raw, seen } from '../support/jetpay.js';
 import { captureLogs } from '../support/log-capture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +48,7 @@ describe.each(dbKinds)('[%s] JetPay callback with the external billing', (kind) 
   it('when a success callback comes, then the billing gets one keyed credit (jetpay:<payment_id>) and a repeat sends nothing', async () => {
     const { account, paymentId } = await deposit(10000);
     const r1 = await callback(t.api(), callbackFields(paymentId, 'success', new Raw('10000')));
-    expect(r1.body).toEqual({ code: 0 });
+    expect(seen(r1)).toEqual({ http: 200, code: 0 });
     const key = `jetpay:${paymentId}`;
     const p = await row(paymentId);
     expect(fake.creditCalls(key)).toHaveLength(1);
@@ -61,7 +61,7 @@ describe.each(dbKinds)('[%s] JetPay callback with the external billing', (kind) 
       amountMinor: 10000,
     });
     const r2 = await callback(t.api(), callbackFields(paymentId, 'success', new Raw('10000')));
-    expect(r2.body).toEqual({ code: 0 });
+    expect(seen(r2)).toEqual({ http: 200, code: 0 });
     expect(fake.creditCalls(key)).toHaveLength(1);
     expect(p).toMatchObject({ state: 'credited', billingRef: fake.credits.get(key)?.billingRef });
     expect(fake.contractViolations).toEqual([]);
@@ -84,7 +84,8 @@ describe.each(dbKinds)('[%s] JetPay callback with the external billing', (kind) 
     const key = `jetpay:${paymentId}`;
     expect(fake.appliedCount(key)).toBe(1);
     expect(fake.credits.get(key)?.body).toMatchObject({ amountMinor: 12000 });
-    expect((await callback(t.api(), callbackFields(paymentId, 'success', new Raw('12000')))).body).toEqual({
+    expect(seen(await callback(t.api(), callbackFields(paymentId, 'success', new Raw('12000'))))).toEqual({
+      http: 200,
       code: 0,
     });
     expect(fake.creditCalls(key)).toHaveLength(1);
@@ -94,7 +95,7 @@ describe.each(dbKinds)('[%s] JetPay callback with the external billing', (kind) 
     const { paymentId } = await deposit(5000);
     fake.mode = '404';
     const r = await callback(t.api(), callbackFields(paymentId, 'success', new Raw('5000')));
-    expect(r.body).toEqual({ code: 0 }); // applied: the refusal is final and flagged for a person
+    expect(seen(r)).toEqual({ http: 200, code: 0 }); // applied: the refusal is final and flagged for a person
     expect(await row(paymentId)).toMatchObject({ state: 'failed', result: 1 });
     fake.heal();
     await sleep(150);

@@ -11,6 +11,7 @@ import {
   postJetpay,
   PROJECT_ID,
   Raw,
+  seen,
   signedText,
   switchableBilling,
   type SwitchableBilling,
@@ -54,8 +55,7 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
   it('when a success callback comes, then the account is credited once through the payment path and 0 answered', async () => {
     const { account, paymentId } = await deposit(10000);
     const r = await callback(t.api(), callbackFields(paymentId, 'success', new Raw('10000')));
-    expect(r.status).toBe(200);
-    expect(r.body).toEqual({ code: 0 });
+    expect(seen(r)).toEqual({ http: 200, code: 0 });
     expect(await balance(account)).toBe(10000);
     const p = await payment(paymentId);
     expect(p).toMatchObject({ state: 'credited', result: 0, flag: null });
@@ -69,7 +69,7 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     const { account, paymentId } = await deposit(20000);
     const text = signedText(callbackFields(paymentId, 'success', new Raw('20000')));
     for (let i = 0; i < 3; i++)
-      expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
+      expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
     expect(await balance(account)).toBe(20000);
     expect(await ledgerLines(paymentId)).toHaveLength(1);
   });
@@ -80,7 +80,7 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     const answers = await Promise.all(
       Array.from({ length: 12 }, () => postJetpay(t.api(), '/jetpay/callback', text)),
     );
-    for (const a of answers) expect(a.body).toEqual({ code: 0 });
+    for (const a of answers) expect(seen(a)).toEqual({ http: 200, code: 0 });
     expect(await balance(account)).toBe(30000);
     expect(await ledgerLines(paymentId)).toHaveLength(1);
     expect((await payment(paymentId)).state).toBe('credited');
@@ -89,8 +89,8 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
   it('when a decline callback comes, then the payment is declined, nothing credited, and a replay changes nothing', async () => {
     const { account, paymentId } = await deposit();
     const text = signedText(callbackFields(paymentId, 'decline', new Raw('10000')));
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
     const p = await payment(paymentId);
     expect(p.state).toBe('declined');
     expect(p.comment).toBe('Declined by JetPay: 20000 General decline');
@@ -103,8 +103,8 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     const { account, paymentId } = await deposit();
     await callback(t.api(), callbackFields(paymentId, 'success', new Raw('10000')));
     const decline = signedText(callbackFields(paymentId, 'decline', new Raw('10000')));
-    expect((await postJetpay(t.api(), '/jetpay/callback', decline)).body).toEqual({ code: 0 });
-    expect((await postJetpay(t.api(), '/jetpay/callback', decline)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', decline))).toEqual({ http: 200, code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', decline))).toEqual({ http: 200, code: 0 });
     const p = await payment(paymentId);
     expect(p.state).toBe('credited');
     expect(p.flag).toBe('decline_after_success');
@@ -117,8 +117,8 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     const { account, paymentId } = await deposit();
     await callback(t.api(), callbackFields(paymentId, 'decline', new Raw('10000')));
     const success = signedText(callbackFields(paymentId, 'success', new Raw('10000')));
-    expect((await postJetpay(t.api(), '/jetpay/callback', success)).body).toEqual({ code: 0 });
-    expect((await postJetpay(t.api(), '/jetpay/callback', success)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', success))).toEqual({ http: 200, code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', success))).toEqual({ http: 200, code: 0 });
     const p = await payment(paymentId);
     expect(p.state).toBe('declined');
     expect(p.flag).toBe('success_after_decline');
@@ -130,8 +130,8 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
   it('when the paid amount differs from check_deposit, then what was paid is credited and the difference logged as an ERROR', async () => {
     const { account, paymentId } = await deposit(10000);
     const text = signedText(callbackFields(paymentId, 'success', new Raw('12345')));
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
     expect(await balance(account)).toBe(12345);
     const p = await payment(paymentId);
     expect(p).toMatchObject({ state: 'credited', flag: 'amount_mismatch' });
@@ -142,9 +142,10 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     expect(errors[0]).toMatchObject({ announced: 10000, paid: 12345 });
   });
 
-  it('when the payment id is unknown, then code 404 "Payment not found"', async () => {
+  it('when the payment id is unknown, then HTTP 404 "Payment not found"', async () => {
     for (const id of ['123456789012345678', 'payment_47']) {
-      expect((await callback(t.api(), callbackFields(id, 'success', new Raw('10000')))).body).toEqual({
+      expect(seen(await callback(t.api(), callbackFields(id, 'success', new Raw('10000'))))).toEqual({
+        http: 404,
         code: 404,
         message: 'Payment not found',
       });
@@ -167,17 +168,21 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     // What a server parsing with JSON.parse would sign: the same body with its big numbers rounded.
     const rounded = JSON.parse(jsonText(big)) as Record<string, Value>;
     const roundedBody = jsonText({ ...big, signature: gateSignature(rounded) });
-    expect((await postJetpay(t.api(), '/jetpay/callback', roundedBody)).body).toEqual({
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', roundedBody))).toEqual({
+      http: 400,
       code: 400,
       message: 'Invalid signature',
     });
     expect(await balance(account)).toBe(0);
 
-    expect((await postJetpay(t.api(), '/jetpay/callback', signedText(big))).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', signedText(big)))).toEqual({
+      http: 200,
+      code: 0,
+    });
     expect(await balance(account)).toBe(10000);
   });
 
-  it('when the signature is bad or the project_id not ours, then code 400 and nothing changes', async () => {
+  it('when the signature is bad or the project_id not ours, then HTTP 400 and nothing changes', async () => {
     const { account, paymentId } = await deposit();
     const fields = callbackFields(paymentId, 'success', new Raw('10000'));
     const forged = jsonText({
@@ -185,42 +190,49 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
       payment: { id: paymentId, status: 'success', sum: { amount: new Raw('99999'), currency: 'KZT' } },
       signature: gateSignature(fields),
     });
-    expect((await postJetpay(t.api(), '/jetpay/callback', forged)).body).toEqual({
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', forged))).toEqual({
+      http: 400,
       code: 400,
       message: 'Invalid signature',
     });
-    expect((await postJetpay(t.api(), '/jetpay/callback', jsonText(fields))).body).toEqual({
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', jsonText(fields)))).toEqual({
+      http: 400,
       code: 400,
       message: 'Missing field: signature',
     });
     const otherProject = callbackFields(paymentId, 'success', new Raw('10000'), {
       project_id: new Raw('1234'),
     });
-    expect((await callback(t.api(), otherProject)).body).toEqual({ code: 400, message: 'Wrong project_id' });
+    expect(seen(await callback(t.api(), otherProject))).toEqual({
+      http: 400,
+      code: 400,
+      message: 'Wrong project_id',
+    });
     expect(await balance(account)).toBe(0);
     expect((await payment(paymentId)).state).toBe('awaiting_callback');
   });
 
-  it('when a field is missing, then code 400 names it and nothing changes', async () => {
+  it('when a field is missing, then HTTP 400 names it and nothing changes', async () => {
     const { account, paymentId } = await deposit();
     const noId = await callback(t.api(), {
       project_id: new Raw(PROJECT_ID),
       payment: { status: 'success', sum: { amount: new Raw('10000'), currency: 'KZT' } },
     });
-    expect(noId.body).toEqual({ code: 400, message: 'Missing field: payment.id' });
+    expect(seen(noId)).toEqual({ http: 400, code: 400, message: 'Missing field: payment.id' });
     const noSum = await callback(t.api(), {
       project_id: new Raw(PROJECT_ID),
       payment: { id: paymentId, status: 'success' },
     });
-    expect(noSum.body).toEqual({ code: 400, message: 'Missing field: payment.sum.amount' });
+    expect(seen(noSum)).toEqual({ http: 400, code: 400, message: 'Missing field: payment.sum.amount' });
     const noStatus = await callback(t.api(), { project_id: new Raw(PROJECT_ID), payment: { id: paymentId } });
-    expect(noStatus.body).toEqual({ code: 400, message: 'Missing field: payment.status' });
+    expect(seen(noStatus)).toEqual({ http: 400, code: 400, message: 'Missing field: payment.status' });
     expect(await balance(account)).toBe(0);
     expect((await payment(paymentId)).state).toBe('awaiting_callback');
   });
 
-  it('when the body is malformed or over 64 kB, then 400 / HTTP 413 in JSON', async () => {
-    expect((await postJetpay(t.api(), '/jetpay/callback', '{"payment":')).body).toEqual({
+  it('when the body is malformed or over 64 kB, then HTTP 400 / HTTP 413 with code 400 in JSON', async () => {
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', '{"payment":'))).toEqual({
+      http: 400,
       code: 400,
       message: 'Malformed JSON',
     });
@@ -228,25 +240,27 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
       t.api(),
       callbackFields('1', 'success', new Raw('1'), { pad: 'z'.repeat(66 * 1024) }),
     );
-    expect(big.status).toBe(413);
-    expect(big.body).toEqual({ code: 400, message: 'Request body too large' });
+    expect(seen(big)).toEqual({ http: 413, code: 400, message: 'Request body too large' });
   });
 
-  it('when the credit cannot complete (billing down), then 500 so JetPay repeats, and the repeat credits once', async () => {
+  it('when the credit cannot complete (billing down), then HTTP 500 so JetPay repeats, and the repeat gets 200 and credits once', async () => {
     const { account, paymentId } = await deposit(15000);
     const text = signedText(callbackFields(paymentId, 'success', new Raw('15000')));
     billing.down = true;
     try {
       const r = await postJetpay(t.api(), '/jetpay/callback', text);
-      expect(r.status).toBe(200);
-      expect(r.body).toEqual({ code: 500, message: 'Payment is being processed, repeat the callback later' });
+      expect(seen(r)).toEqual({
+        http: 500,
+        code: 500,
+        message: 'Payment is being processed, repeat the callback later',
+      });
       expect((await payment(paymentId)).state).toBe('awaiting_callback');
       expect(await balance(account)).toBe(0);
     } finally {
       billing.down = false;
     }
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
     expect(await balance(account)).toBe(15000);
     expect(await ledgerLines(paymentId)).toHaveLength(1);
   });
@@ -255,8 +269,8 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     const { account, paymentId } = await deposit();
     await t.gateway.stores.accounts.setAccountStatus(account, 'closed');
     const text = signedText(callbackFields(paymentId, 'success', new Raw('10000')));
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
     expect(await payment(paymentId)).toMatchObject({ state: 'failed', flag: 'credit_refused' });
     expect(await ledgerLines(paymentId)).toHaveLength(0);
     expect(errorsFor(paymentId, 'credit_refused')).toHaveLength(1);
@@ -272,7 +286,7 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
         sum: { amount: new Raw('10000'), currency: 'USD' },
       },
     };
-    expect((await callback(t.api(), usd)).body).toEqual({ code: 0 });
+    expect(seen(await callback(t.api(), usd))).toEqual({ http: 200, code: 0 });
     expect(await payment(paymentId)).toMatchObject({ state: 'awaiting_callback', flag: 'currency_mismatch' });
     expect(await balance(account)).toBe(0);
     expect(errorsFor(paymentId, 'currency_mismatch')).toHaveLength(1);
@@ -280,9 +294,10 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
 
   it('when the status is neither success nor decline, then 0 is answered and nothing changes', async () => {
     const { paymentId } = await deposit();
-    expect((await callback(t.api(), callbackFields(paymentId, 'processing', new Raw('10000')))).body).toEqual(
-      { code: 0 },
-    );
+    expect(seen(await callback(t.api(), callbackFields(paymentId, 'processing', new Raw('10000'))))).toEqual({
+      http: 200,
+      code: 0,
+    });
     expect(await payment(paymentId)).toMatchObject({ state: 'awaiting_callback', flag: null });
   });
 
@@ -296,7 +311,7 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
       ...fields,
       general: { ...(fields.general as Record<string, Value>), signature: gateSignature(fields) },
     });
-    expect((await postJetpay(t.api(), '/jetpay/callback', text)).body).toEqual({ code: 0 });
+    expect(seen(await postJetpay(t.api(), '/jetpay/callback', text))).toEqual({ http: 200, code: 0 });
     expect(await balance(account)).toBe(10000);
   });
 

@@ -89,6 +89,14 @@ export interface JetpayReply {
   body: Record<string, unknown> & { code?: number; message?: string };
 }
 
+/**
+ * An answer as the Gate platform reads it: the HTTP status (`http`, what decides a callback's
+ * redelivery) beside the JSON body, so one `toEqual` asserts both.
+ */
+export function seen(r: JetpayReply): { http: number } & JetpayReply['body'] {
+  return { http: r.status, ...r.body };
+}
+
 export async function postJetpay(agent: supertest.Agent, path: string, text: string): Promise<JetpayReply> {
   const res = await agent.post(path).set('Content-Type', 'application/json').send(text);
   let body: JetpayReply['body'] = {};
