@@ -330,4 +330,63 @@ describe.each(dbKinds)('[%s] JetPay callback', (kind) => {
     expect(String(rows[1].request)).not.toContain(signature);
     expect(String(rows[1].request)).toContain('"signature":"***"');
   });
+
+  it('when callbacks get 200, 400, 404 and 500, then the access log and gateway_requests_total carry each HTTP status', async () => {
+    const series = (status: number, result: number) =>
+      `gateway_requests_total{endpoint="jetpay_callback",status="${status}",result="${result}"}`;
+    const sample = (text: string, name: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(' ')[1] ?? 0,
+      );
+    const before = (await t.admin().get('/metrics')).text;
+
+    const { paymentId } = await deposit(10000);
+    const good = signedText(callbackFields(paymentId, 'success', new Raw('10000')));
+    const forged = jsonText({ ...(JSON.parse(good) as Record<string, Value>), signature: 'AAAA' });
+    const unknown = signedText(callbackFields('987654321098765432', 'success', new Raw('10000')));
+    const sends: [string, string, number][] = [
+      ['cb-obs-400', forged, 400],
+      ['cb-obs-404', unknown, 404],
+      ['cb-obs-500', good, 500],
+      ['cb-obs-200', good, 200],
+    ];
+    for (const [id, text, status] of sends) {
+      billing.down = status === 500;
+      try {
+        const res = await t
+          .api()
+          .post('/jetpay/callback')
+          .set('Content-Type', 'application/json')
+          .set('X-Request-Id', id)
+          .send(text);
+        expect(res.status).toBe(status);
+      } finally {
+        billing.down = false;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the access line is written once the answer has gone
+    for (const [id, , status] of sends) {
+      const access = logs.lines.filter((l) => l.module === 'access' && l.requestId === id);
+      expect(access).toHaveLength(1);
+      expect(access[0]).toMatchObject({
+        path: '/jetpay/callback',
+        endpoint: 'jetpay_callback',
+        status,
+        result: String(status === 200 ? 0 : status),
+      });
+    }
+    const after = (await t.admin().get('/metrics')).text;
+    for (const [status, result] of [
+      [200, 0],
+      [400, 400],
+      [404, 404],
+      [500, 500],
+    ] as const) {
+      expect(sample(after, series(status, result)) - sample(before, series(status, result))).toBe(1);
+    }
+    expect(sample(after, series(200, 500))).toBe(0); // the old answer: 500 under HTTP 200
+  });
 });
