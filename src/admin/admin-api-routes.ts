@@ -1,11 +1,14 @@
 import express, { Router, type Request, type Response } from 'express';
+import { actors } from '../audit/audit-log.js';
+import type { AccountAdmin } from '../billing/account-admin.js';
 import type { AccountStore, Account } from '../billing/account-store.js';
-import { dbTime, isUniqueViolation } from '../db/db.js';
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import { dbTime } from '../db/db.js';
+import type { EvidenceEntry } from '../http/request-log-evidence.js';
+import { NotFoundError, ValidationError } from '../http/errors.js';
 import { amountFields, isoTime, readAmount } from '../http/json-amount.js';
 import type { Tiyn } from '../payments/money.js';
 import type { Payment, PaymentState, PaymentStore } from '../payments/payment-store.js';
-import { listLimit, listOffset } from '../refunds/refund-routes.js';
+import { listBefore, listLimit, listOffset, nextBefore } from '../refunds/refund-routes.js';
 import type { Refund } from '../refunds/refund-store.js';
 import { refundView } from '../refunds/refund-view.js';
 
@@ -59,7 +62,7 @@ export function refundable(p: Payment, refunds: Refund[]): Tiyn {
 }
 
 /** "2026-11-23" or "2026-11-23T10:00:00+05:00" → stored UTC time. */
-function timeParam(name: string, v: unknown): string | undefined {
+export function timeParam(name: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
   if (
     typeof v !== 'string' ||
@@ -78,12 +81,17 @@ export interface AdminApiDeps {
   payments: PaymentStore;
   /** Embedded billing's accounts; null with an external billing (the routes then answer 404). */
   accounts: AccountStore | null;
+  /** Changes to accounts, each with its audit entry. */
+  accountAdmin: AccountAdmin;
   refundsFor(paymentId: string): Promise<Refund[]>;
+  /** Every request-log entry of a txn_id, oldest first. */
+  evidenceFor(txnId: string): Promise<EvidenceEntry[]>;
 }
 
 /**
  * Payments and (embedded billing) accounts on the admin API, behind adminAuth:
- * GET /api/payments?from=&to=&account=&status=&source=&limit=&offset=, GET /api/payments/:txnId,
+ * GET /api/payments?from=&to=&account=&status=&source=&limit=&before= (keyset paging: pass the last
+ * page's `nextBefore`), GET /api/payments/:txnId, GET /api/payments/:txnId/request-log,
  * POST /api/accounts `{"account","name","balance":"0.00"}`, GET /api/accounts/:account.
  */
 export function adminApiRoutes(deps: AdminApiDeps): Router {
@@ -99,16 +107,18 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       throw new ValidationError('source must be kaspi or jetpay');
     if (q.account !== undefined && typeof q.account !== 'string')
       throw new ValidationError('account must be given once');
+    const limit = listLimit(q.limit);
     const list = await deps.payments.list({
       from: timeParam('from', q.from),
       to: timeParam('to', q.to),
       account: q.account as string | undefined,
       state: q.status as PaymentState | undefined,
       source: q.source as 'kaspi' | 'jetpay' | undefined,
-      limit: listLimit(q.limit),
+      limit,
+      before: listBefore(q.before),
       offset: listOffset(q.offset),
     });
-    res.json({ payments: list.map(paymentView) });
+    res.json({ payments: list.map(paymentView), nextBefore: nextBefore(list, limit) });
   });
 
   router.get('/api/payments/:txnId', async (req: Request, res: Response) => {
@@ -126,29 +136,30 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
     });
   });
 
+  // The raw requests and our answers for one txn_id (a dispute's evidence), whether or not a
+  // payment was stored for it: a refused check leaves entries and no payment.
+  router.get('/api/payments/:txnId/request-log', async (req: Request, res: Response) => {
+    const txnId = String(req.params.txnId);
+    if (!/^[\w.-]{1,64}$/.test(txnId))
+      throw new ValidationError('txnId must be at most 64 letters or digits');
+    res.json({ txnId, entries: await deps.evidenceFor(txnId) });
+  });
+
   router.post('/api/accounts', json, async (req: Request, res: Response) => {
     const accounts = deps.accounts;
     if (!accounts)
       throw new NotFoundError('accounts', 'accounts live in the external billing (BILLING_ADAPTER=http)');
     const b = (req.body ?? {}) as Record<string, unknown>;
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-    if (typeof b.account !== 'string' || !/^[^\x00-\x1f\x7f]{1,200}$/u.test(b.account)) {
+    if (typeof b.account !== 'string')
       throw new ValidationError('account must be a string of 1 to 200 printable characters');
-    }
-    if (b.name !== undefined && (typeof b.name !== 'string' || b.name.length > 200))
+    if (b.name !== undefined && typeof b.name !== 'string')
       throw new ValidationError('name must be a string of at most 200 characters');
     const balance = b.balance === undefined && b.balanceMinor === undefined ? 0 : readAmount(b, 'balance');
-    try {
-      const a = await accounts.addAccount({
-        account: b.account,
-        name: (b.name as string | undefined) ?? '',
-        balance,
-      });
-      res.status(201).json(accountView(a));
-    } catch (e) {
-      if (isUniqueViolation(e)) throw new ConflictError(`account ${b.account} already exists`);
-      throw e;
-    }
+    const a = await deps.accountAdmin.addAccount(
+      { account: b.account, name: (b.name as string | undefined) ?? '', balance },
+      actors.api(req.ip),
+    );
+    res.status(201).json(accountView(a));
   });
 
   router.get('/api/accounts/:account', async (req: Request, res: Response) => {
