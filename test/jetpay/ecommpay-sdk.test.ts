@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import fc from 'fast-check';
 import { parseJetpayBody } from '../../src/jetpay/jetpay-json.js';
 import { sign, stringToSign } from '../../src/jetpay/jetpay-signature.js';
@@ -18,6 +17,8 @@ import {
   SECRET,
   seen,
   type Value,
+  signatureVectors,
+  type Plain,
 } from '../support/jetpay.js';
 
 /**
@@ -26,18 +27,7 @@ import {
  * Where the two differ by design, a test below pins the difference (docs/decisions/004-jetpay.md).
  */
 
-type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
-interface Vector {
-  source: string;
-  secret: string;
-  params: { [key: string]: Plain };
-  string_to_sign: string;
-  signature: string;
-}
-
-const vectors = JSON.parse(
-  fs.readFileSync(new URL('../fixtures/jetpay-signature-vectors.json', import.meta.url), 'utf8'),
-) as Vector[];
+const vectors = signatureVectors;
 const cases = vectors.map((v, i) => [`#${i} ${v.source.slice(0, 60)}`, v] as const);
 
 /** What the SDK's signer is given: it signs every key, so the `signature` keys are left out first. */

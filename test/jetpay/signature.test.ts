@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { sign, signatureMatches, stringToSign } from '../../src/jetpay/jetpay-signature.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -10,22 +9,11 @@ import {
   postJetpay,
   seen,
   type Value,
+  signatureVectors,
+  type SignatureVector,
 } from '../support/jetpay.js';
 
-/** Plain JSON: what both the code under test and the tests' signer accept. */
-type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
-
-interface Vector {
-  source: string;
-  secret: string;
-  params: { [key: string]: Plain };
-  string_to_sign: string;
-  signature: string;
-}
-
-const vectors = JSON.parse(
-  fs.readFileSync(new URL('../fixtures/jetpay-signature-vectors.json', import.meta.url), 'utf8'),
-) as Vector[];
+const vectors = signatureVectors;
 const cases = vectors.map((v, i) => [`#${i} ${v.source.slice(0, 70)}`, v] as const);
 
 describe('JetPay signature: the published vectors', () => {
@@ -45,7 +33,7 @@ describe('JetPay signature: the published vectors', () => {
   });
 
   it('when a signature differs by one character or in length, then it does not match', () => {
-    const v = vectors[0] as Vector;
+    const v = vectors[0] as SignatureVector;
     const last = v.signature.at(-3) === 'A' ? 'B' : 'A';
     expect(
       signatureMatches(v.params, v.secret, `${v.signature.slice(0, -3)}${last}${v.signature.slice(-2)}`),
@@ -89,7 +77,7 @@ describe.each(dbKinds)('[%s] JetPay signature: the vectors through HTTP', (kind)
   });
 
   /** The vector's body with its signature where Gate puts it: in `general` when there is one. */
-  function body(v: Vector, signature: string): string {
+  function body(v: SignatureVector, signature: string): string {
     const general = v.params.general;
     if (general !== undefined && typeof general === 'object' && general !== null && !Array.isArray(general)) {
       return jsonText({ ...v.params, general: { ...(general as Record<string, Value>), signature } });

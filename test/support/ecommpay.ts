@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { jsonText, type Value } from './jetpay.js';
+import { jsonText, type Plain, type Value } from './jetpay.js';
 
 /**
  * The official ECommPay SDK for Node (`ecommpay` on npm, ITECOMMPAY/paymentpage-sdk-js), as a real
@@ -13,7 +13,6 @@ import { jsonText, type Value } from './jetpay.js';
  * - `Callback(secret, body)`: JSON.parse, drop `signature` keys at every depth, compare with `===`.
  */
 const require = createRequire(import.meta.url);
-type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
 
 const sdk = require('ecommpay') as {
   signer: (obj: Plain, salt: string) => string;

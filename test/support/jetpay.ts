@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type supertest from 'supertest';
@@ -16,6 +17,22 @@ import type { Overrides } from '../../src/main.js';
 export const PROJECT_ID = '4321';
 export const SECRET = 'jetpay-test-secret-7f3a';
 export const JETPAY_CONFIG = { JETPAY_PROJECT_ID: PROJECT_ID, JETPAY_SECRET: SECRET };
+
+/** Plain JSON: what both the code under test and the tests' signers accept. */
+export type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
+
+/** One of the published signature vectors (test/fixtures, copied from the spec). */
+export interface SignatureVector {
+  source: string;
+  secret: string;
+  params: { [key: string]: Plain };
+  string_to_sign: string;
+  signature: string;
+}
+
+export const signatureVectors = JSON.parse(
+  fs.readFileSync(new URL('../fixtures/jetpay-signature-vectors.json', import.meta.url), 'utf8'),
+) as SignatureVector[];
 
 /** A JSON number written exactly as given: `new Raw('123456789012345678901')` keeps its 21 digits. */
 export class Raw {
