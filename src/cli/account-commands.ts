@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Account, Order } from '../billing/account-store.js';
 import { isUniqueViolation } from '../db/db.js';
-import { formatTenge, parseTenge } from '../payments/money.js';
+import { formatTenge, parseTenge } from '../shared/money.js';
 import { CliError, print, withContext } from './cli-context.js';
 
 export const showAccount = (a: Account) => ({ ...a, balance: formatTenge(a.balance) });

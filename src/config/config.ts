@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
-import { parseTenge } from '../payments/money.js';
+import { parseTenge } from '../shared/money.js';
 
 /**
  * Every setting the service reads, each with its env name, default and a doc line.

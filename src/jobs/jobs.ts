@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
-import type { Services, Stores } from '../main.js';
+import type { Services, Stores } from '../wiring/wiring.js';
 import { CreditRetryJob } from '../payments/credit-retry-job.js';
 import { refundPollJob } from '../refunds/refund-poller.js';
 import { purgeRequestLog } from './request-log-retention.js';

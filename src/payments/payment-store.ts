@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { dbNow } from '../db/db-clock.js';
 import { dbTime, type Db } from '../db/db.js';
 import { rawWrite } from '../db/raw-sql.js';
-import { toTiyn, type Tiyn } from './money.js';
+import { toTiyn, type Tiyn } from '../shared/money.js';
 
 export type PaymentSource = 'kaspi' | 'jetpay';
 
@@ -140,6 +140,18 @@ export class PaymentStore {
 
   async findByTxn(source: PaymentSource, txnId: string, trx?: Knex.Transaction): Promise<Payment | null> {
     const r = await this.q(trx)('payments').where({ source, txn_id: txnId }).first();
+    return r ? toPayment(r) : null;
+  }
+
+  /**
+   * The payment a refund is asked for, read inside the refund's transaction and locked (MySQL) for
+   * it, so two refunds asked at once cannot both fit in the same remainder. SQLite runs one writer
+   * at a time anyway.
+   */
+  async findForRefund(trx: Knex.Transaction, source: PaymentSource, txnId: string): Promise<Payment | null> {
+    let q = trx('payments').where({ source, txn_id: txnId });
+    if (this.db.dialect === 'mysql') q = q.forUpdate();
+    const r = await q.first();
     return r ? toPayment(r) : null;
   }
 
