@@ -65,7 +65,10 @@ export interface Overrides {
   billing?: (stores: Stores, config: Config) => Billing;
   /** How a refund's SUCCESS reaches the billing side; the embedded one by default. */
   refundBilling?: (stores: Stores, config: Config) => RefundBilling;
-  /** The one call of the common pay; null sends every pay the general way (the parity tests). */
+  /**
+   * The one call of the common pay; null sends every pay the general way (the parity tests). Off by
+   * default when `billing` is given: the one call would bypass that billing.
+   */
   oneCall?: (stores: Stores) => OneCallCredit | null;
 }
 
@@ -116,7 +119,8 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
       db,
       payments: stores.payments,
       billing,
-      oneCall: overrides.oneCall ? overrides.oneCall(stores) : stores.oneCall,
+      // The one call bypasses the billing object: a billing passed in (a test's) gets every pay.
+      oneCall: overrides.oneCall ? overrides.oneCall(stores) : overrides.billing ? null : stores.oneCall,
     },
     {
       deadlineMs: config.PAY_DEADLINE_MS,
