@@ -12,6 +12,7 @@ import { createDb, type Db } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { IpAllowlist } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
+import { requestLogEvidence } from '../http/request-log-evidence.js';
 import { jetpayRoutes } from '../jetpay/jetpay-routes.js';
 import { JetpayService } from '../jetpay/jetpay-service.js';
 import { buildJobs } from '../jobs/jobs.js';
@@ -195,6 +196,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
       payments: stores.payments,
       accounts: services.billing.kind === 'sql' ? stores.accounts : null,
       refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
+      evidenceFor: (txnId) => requestLogEvidence(db, txnId),
     }),
     refundRoutes({ refunds: services.refunds }),
   ];
