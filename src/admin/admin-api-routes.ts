@@ -16,6 +16,7 @@ const PAYMENT_STATES: readonly PaymentState[] = [
   'credited',
   'failed',
   'awaiting_callback',
+  'awaiting_payment',
   'declined',
 ];
 const RELEASED: readonly string[] = ['declined', 'failed'];

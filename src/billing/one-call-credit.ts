@@ -8,7 +8,7 @@ const log = getLogger('one-call');
 
 /** A pay to record and credit at once; the fields of the payment row. */
 export interface OneCallPayment {
-  source: 'kaspi' | 'jetpay';
+  source: 'kaspi' | 'jetpay' | 'kaspi_qr';
   txnId: string;
   account: string;
   amount: Tiyn;
