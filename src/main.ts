@@ -15,6 +15,7 @@ import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
 import { Listener, type ListenOptions } from './http/listener.js';
 import { RequestLog } from './http/request-log.js';
+import { requestLogEvidence } from './http/request-log-evidence.js';
 import { jetpayRoutes } from './jetpay/jetpay-routes.js';
 import { JetpayService } from './jetpay/jetpay-service.js';
 import { JetpayStore } from './jetpay/jetpay-store.js';
@@ -194,6 +195,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
       payments: stores.payments,
       accounts: services.billing.kind === 'sql' ? stores.accounts : null,
       refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
+      evidenceFor: (txnId) => requestLogEvidence(db, txnId),
     }),
     refundRoutes({ refunds: services.refunds }),
   ];

@@ -7,6 +7,7 @@ import * as m20261124090000 from './20261124090000_job_leases.js';
 import * as m20261124100000 from './20261124100000_refunds.js';
 import * as m20261125090000 from './20261125090000_pay_accounts_procedure.js';
 import * as m20261201130000 from './20261201130000_kaspi_qr.js';
+import * as m20261201180000 from './20261201180000_list_indexes.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '20261124100000_refunds': m20261124100000,
   '20261125090000_pay_accounts_procedure': m20261125090000,
   '20261201130000_kaspi_qr': m20261201130000,
+  '20261201180000_list_indexes': m20261201180000,
 };

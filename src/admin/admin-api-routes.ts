@@ -1,11 +1,12 @@
 import express, { Router, type Request, type Response } from 'express';
 import type { AccountStore, Account } from '../billing/account-store.js';
 import { dbTime, isUniqueViolation } from '../db/db.js';
+import type { EvidenceEntry } from '../http/request-log-evidence.js';
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import { amountFields, isoTime, readAmount } from '../http/json-amount.js';
 import type { Tiyn } from '../payments/money.js';
 import type { Payment, PaymentState, PaymentStore } from '../payments/payment-store.js';
-import { listLimit, listOffset } from '../refunds/refund-routes.js';
+import { listBefore, listLimit, listOffset, nextBefore } from '../refunds/refund-routes.js';
 import type { Refund } from '../refunds/refund-store.js';
 import { refundView } from '../refunds/refund-view.js';
 
@@ -80,11 +81,14 @@ export interface AdminApiDeps {
   /** Embedded billing's accounts; null with an external billing (the routes then answer 404). */
   accounts: AccountStore | null;
   refundsFor(paymentId: string): Promise<Refund[]>;
+  /** Every request-log entry of a txn_id, oldest first. */
+  evidenceFor(txnId: string): Promise<EvidenceEntry[]>;
 }
 
 /**
  * Payments and (embedded billing) accounts on the admin API, behind adminAuth:
- * GET /api/payments?from=&to=&account=&status=&source=&limit=&offset=, GET /api/payments/:txnId,
+ * GET /api/payments?from=&to=&account=&status=&source=&limit=&before= (keyset paging: pass the last
+ * page's `nextBefore`), GET /api/payments/:txnId, GET /api/payments/:txnId/request-log,
  * POST /api/accounts `{"account","name","balance":"0.00"}`, GET /api/accounts/:account.
  */
 export function adminApiRoutes(deps: AdminApiDeps): Router {
@@ -100,16 +104,18 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       throw new ValidationError('source must be kaspi or jetpay');
     if (q.account !== undefined && typeof q.account !== 'string')
       throw new ValidationError('account must be given once');
+    const limit = listLimit(q.limit);
     const list = await deps.payments.list({
       from: timeParam('from', q.from),
       to: timeParam('to', q.to),
       account: q.account as string | undefined,
       state: q.status as PaymentState | undefined,
       source: q.source as 'kaspi' | 'jetpay' | undefined,
-      limit: listLimit(q.limit),
+      limit,
+      before: listBefore(q.before),
       offset: listOffset(q.offset),
     });
-    res.json({ payments: list.map(paymentView) });
+    res.json({ payments: list.map(paymentView), nextBefore: nextBefore(list, limit) });
   });
 
   router.get('/api/payments/:txnId', async (req: Request, res: Response) => {
@@ -125,6 +131,15 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       ...amountFields('refundable', refundable(p, refunds)),
       refunds: refunds.map(refundView),
     });
+  });
+
+  // The raw requests and our answers for one txn_id (a dispute's evidence), whether or not a
+  // payment was stored for it: a refused check leaves entries and no payment.
+  router.get('/api/payments/:txnId/request-log', async (req: Request, res: Response) => {
+    const txnId = String(req.params.txnId);
+    if (!/^[\w.-]{1,64}$/.test(txnId))
+      throw new ValidationError('txnId must be at most 64 letters or digits');
+    res.json({ txnId, entries: await deps.evidenceFor(txnId) });
   });
 
   router.post('/api/accounts', json, async (req: Request, res: Response) => {

@@ -106,6 +106,9 @@ export interface PaymentFilter {
   state?: PaymentState;
   source?: PaymentSource;
   limit?: number;
+  /** Keyset page: only ids below this one (the previous page's `nextBefore`), fast at any depth. */
+  before?: string;
+  /** Rows skipped: reads every skipped row, slow on deep pages; `before` is the way to page. */
   offset?: number;
 }
 
@@ -170,6 +173,7 @@ export class PaymentStore {
     if (f.account) q = q.where('account', f.account);
     if (f.state) q = q.where('state', f.state);
     if (f.source) q = q.where('source', f.source);
+    if (f.before) q = q.where('id', '<', f.before);
     const rows = await q.limit(Math.min(f.limit ?? 100, 1000)).offset(f.offset ?? 0);
     return rows.map(toPayment);
   }

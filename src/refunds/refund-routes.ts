@@ -24,11 +24,25 @@ export function listOffset(v: unknown): number | undefined {
   return Number(v);
 }
 
+/** A keyset cursor: the id of the last row of the previous page (kept a string: ids may pass 2^53). */
+export function listBefore(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^[1-9]\d{0,19}$/.test(v)) throw new ValidationError('before must be an id');
+  return v;
+}
+
+/** The next page's `before`: the last id of a full page, null when this page was the last. */
+export function nextBefore(rows: { id: string }[], limit: number | undefined): string | null {
+  return rows.length > 0 && rows.length === Math.min(limit ?? 100, 1000)
+    ? (rows.at(-1) as { id: string }).id
+    : null;
+}
+
 /**
  * The refunds part of the admin API (behind adminAuth):
  * - POST /api/refunds `{"txnId","amount":"100.00","reason"}` (+ optional `Idempotency-Key`) → 202
  *   with the refund as it stands after Kaspi's first answer (200 for a repeat of the same key);
- * - GET /api/refunds?status=&txnId=&flagged=true&limit=&offset=
+ * - GET /api/refunds?status=&txnId=&flagged=true&limit=&before= (keyset: `nextBefore` of the last page)
  * - GET /api/refunds/:id
  */
 export function refundRoutes(deps: RefundRoutesDeps): Router {
@@ -67,14 +81,16 @@ export function refundRoutes(deps: RefundRoutesDeps): Router {
     }
     if (txnId !== undefined && (typeof txnId !== 'string' || !/^\d{1,18}$/.test(txnId)))
       throw new ValidationError('txnId must be digits');
+    const limit = listLimit(req.query.limit);
     const list = await deps.refunds.list({
       status: status as RefundStatus | undefined,
       txnId: txnId as string | undefined,
       flagged: flagged === 'true' ? true : undefined,
-      limit: listLimit(req.query.limit),
+      limit,
+      before: listBefore(req.query.before),
       offset: listOffset(req.query.offset),
     });
-    res.json({ refunds: list.map(refundView) });
+    res.json({ refunds: list.map(refundView), nextBefore: nextBefore(list, limit) });
   });
 
   router.get('/api/refunds/:id', async (req: Request, res: Response) => {

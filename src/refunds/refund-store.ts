@@ -152,6 +152,8 @@ export interface RefundFilter {
   txnId?: string;
   flagged?: boolean;
   limit?: number;
+  /** Keyset page: only ids below this one (the previous page's `nextBefore`). */
+  before?: string;
   offset?: number;
 }
 
@@ -217,6 +219,7 @@ export class RefundStore {
     if (f.status) q = q.where('status', f.status);
     if (f.txnId) q = q.where('txn_id', f.txnId);
     if (f.flagged === true) q = q.whereNotNull('flagged_at');
+    if (f.before) q = q.where('id', '<', f.before);
     const rows = await q.limit(Math.min(f.limit ?? 100, 1000)).offset(f.offset ?? 0);
     return rows.map(toRefund);
   }
