@@ -3,6 +3,9 @@ import type { Express, Router } from 'express';
 import { createAdminApp, createMetricsApp } from './admin/admin-app.js';
 import { adminApiRoutes } from './admin/admin-api-routes.js';
 import { adminAuth } from './admin/admin-auth.js';
+import { AuditStore } from './audit/audit-log.js';
+import { auditRoutes } from './audit/audit-routes.js';
+import { AccountAdmin } from './billing/account-admin.js';
 import { createApp } from './app.js';
 import { AccountStore } from './billing/account-store.js';
 import type { Billing } from './billing/billing.js';
@@ -10,6 +13,9 @@ import { HttpBilling } from './billing/http-billing.js';
 import { OneCallCredit } from './billing/one-call-credit.js';
 import { SqlBilling } from './billing/sql-billing.js';
 import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
+import { SessionStore } from './console/session-store.js';
+import { UserService } from './console/user-service.js';
+import { UserStore } from './console/user-store.js';
 import { createDb, type Db } from './db/db.js';
 import { migrateLatest } from './db/migrate.js';
 import { IpAllowlist } from './http/ip-allowlist.js';
@@ -47,6 +53,8 @@ export interface Stores {
   refunds: RefundStore;
   requestLog: RequestLog;
   jetpay: JetpayStore;
+  /** The audit log, to read; entries are written with `audit.record(trx, ...)` in each change's transaction. */
+  audit: AuditStore;
 }
 
 export interface Services {
@@ -59,6 +67,10 @@ export interface Services {
   refundTokens: RefundTokenStore | null;
   /** null when JetPay is off (JETPAY_PROJECT_ID and JETPAY_SECRET not set). */
   jetpay: JetpayService | null;
+  /** Embedded billing's accounts and orders as people change them (audited). */
+  accountAdmin: AccountAdmin;
+  /** The console's people, sign-in and sessions. */
+  users: UserService;
 }
 
 export interface Overrides {
@@ -99,6 +111,7 @@ export function createStores(db: Db): Stores {
     refunds: new RefundStore(db),
     requestLog: new RequestLog(db),
     jetpay: new JetpayStore(db, payments),
+    audit: new AuditStore(db),
   };
 }
 
@@ -164,7 +177,17 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundPoller,
     refundApi,
     refundTokens,
+    accountAdmin: new AccountAdmin(db, stores.accounts),
+    users: createUserService(config, db),
   };
+}
+
+export function createUserService(config: Config, db: Db): UserService {
+  const sessions = new SessionStore(db, {
+    idleMs: config.CONSOLE_SESSION_IDLE_MIN * 60_000,
+    absoluteMs: config.CONSOLE_SESSION_MAX_HOURS * 3_600_000,
+  });
+  return new UserService(db, new UserStore(db), sessions);
 }
 
 function createJetpayService(
@@ -194,10 +217,12 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     adminApiRoutes({
       payments: stores.payments,
       accounts: services.billing.kind === 'sql' ? stores.accounts : null,
+      accountAdmin: services.accountAdmin,
       refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
       evidenceFor: (txnId) => requestLogEvidence(db, txnId),
     }),
     refundRoutes({ refunds: services.refunds }),
+    auditRoutes({ audit: stores.audit }),
   ];
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.

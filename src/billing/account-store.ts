@@ -56,9 +56,12 @@ export class AccountStore {
     return trx ?? this.db.knex;
   }
 
-  async addAccount(a: { account: string; name?: string; balance?: Tiyn }): Promise<Account> {
+  async addAccount(
+    a: { account: string; name?: string; balance?: Tiyn },
+    trx?: Knex.Transaction,
+  ): Promise<Account> {
     const now = dbTime();
-    await this.db.knex('accounts').insert({
+    await this.q(trx)('accounts').insert({
       account: a.account,
       name: a.name ?? '',
       balance: a.balance ?? 0,
@@ -66,7 +69,7 @@ export class AccountStore {
       created_at: now,
       updated_at: now,
     });
-    return (await this.getAccount(a.account)) as Account;
+    return (await this.getAccount(a.account, trx)) as Account;
   }
 
   async getAccount(account: string, trx?: Knex.Transaction): Promise<Account | null> {
@@ -86,8 +89,12 @@ export class AccountStore {
     return rows.map(toAccount);
   }
 
-  async setAccountStatus(account: string, status: 'active' | 'closed'): Promise<boolean> {
-    const n = await this.db.knex('accounts').where({ account }).update({ status, updated_at: dbTime() });
+  async setAccountStatus(
+    account: string,
+    status: 'active' | 'closed',
+    trx?: Knex.Transaction,
+  ): Promise<boolean> {
+    const n = await this.q(trx)('accounts').where({ account }).update({ status, updated_at: dbTime() });
     return n > 0;
   }
 
@@ -102,14 +109,17 @@ export class AccountStore {
     return affected === 1;
   }
 
-  async addOrder(o: {
-    number: string;
-    amount: Tiyn;
-    account?: string | null;
-    description?: string;
-  }): Promise<Order> {
+  async addOrder(
+    o: {
+      number: string;
+      amount: Tiyn;
+      account?: string | null;
+      description?: string;
+    },
+    trx?: Knex.Transaction,
+  ): Promise<Order> {
     const now = dbTime();
-    await this.db.knex('orders').insert({
+    await this.q(trx)('orders').insert({
       number: o.number,
       account: o.account ?? null,
       amount: o.amount,
@@ -119,7 +129,7 @@ export class AccountStore {
       created_at: now,
       updated_at: now,
     });
-    return (await this.getOrder(o.number)) as Order;
+    return (await this.getOrder(o.number, trx)) as Order;
   }
 
   async getOrder(number: string, trx?: Knex.Transaction, forUpdate = false): Promise<Order | null> {
@@ -138,9 +148,8 @@ export class AccountStore {
     return rows.map(toOrder);
   }
 
-  async cancelOrder(number: string): Promise<boolean> {
-    const n = await this.db
-      .knex('orders')
+  async cancelOrder(number: string, trx?: Knex.Transaction): Promise<boolean> {
+    const n = await this.q(trx)('orders')
       .where({ number, status: 'open' })
       .update({ status: 'cancelled', updated_at: dbTime() });
     return n > 0;

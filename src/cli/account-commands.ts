@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { actors } from '../audit/audit-log.js';
+import { AccountAdmin } from '../billing/account-admin.js';
 import type { Account, Order } from '../billing/account-store.js';
-import { isUniqueViolation } from '../db/db.js';
+import { AppError } from '../http/errors.js';
 import { formatTenge, parseTenge } from '../payments/money.js';
 import { CliError, print, withContext } from './cli-context.js';
 
@@ -17,7 +19,17 @@ function tenge(value: string, what: string): number {
   return t;
 }
 
-/** Embedded billing's accounts and orders, for operators and demos. */
+/** A refusal (exists, not found, bad input) as a plain CLI error. */
+async function refused<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (e instanceof AppError && e.operational) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** Embedded billing's accounts and orders, for operators and demos; every change in the audit log. */
 export function registerAccountCommands(program: Command): void {
   const accounts = program.command('accounts').description('embedded billing accounts');
   accounts
@@ -26,23 +38,16 @@ export function registerAccountCommands(program: Command): void {
     .option('--name <name>', 'payer name shown (masked) on check', '')
     .option('--balance <tenge>', 'opening balance', '0.00')
     .action(
-      withContext(async ({ stores }, account: string, opts: { name: string; balance: string }) => {
+      withContext(async ({ db, stores }, account: string, opts: { name: string; balance: string }) => {
         if (account.length < 1 || account.length > 200)
           throw new CliError('account must be 1..200 characters');
-        try {
-          print(
-            showAccount(
-              await stores.accounts.addAccount({
-                account,
-                name: opts.name,
-                balance: tenge(opts.balance, '--balance'),
-              }),
-            ),
-          );
-        } catch (e) {
-          if (isUniqueViolation(e)) throw new CliError(`account ${account} already exists`);
-          throw e;
-        }
+        const added = await refused(
+          new AccountAdmin(db, stores.accounts).addAccount(
+            { account, name: opts.name, balance: tenge(opts.balance, '--balance') },
+            actors.cli(),
+          ),
+        );
+        print(showAccount(added));
       }),
     );
   accounts
@@ -79,10 +84,14 @@ export function registerAccountCommands(program: Command): void {
         name === 'close' ? 'close an account: check answers 1, pay is refused' : 'reopen a closed account',
       )
       .action(
-        withContext(async ({ stores }, account: string) => {
-          if (!(await stores.accounts.setAccountStatus(account, status)))
-            throw new CliError(`account ${account} not found`);
-          print(showAccount((await stores.accounts.getAccount(account)) as Account));
+        withContext(async ({ db, stores }, account: string) => {
+          print(
+            showAccount(
+              await refused(
+                new AccountAdmin(db, stores.accounts).setAccountStatus(account, status, actors.cli()),
+              ),
+            ),
+          );
         }),
       );
   }
@@ -97,27 +106,19 @@ export function registerAccountCommands(program: Command): void {
     .action(
       withContext(
         async (
-          { stores },
+          { db, stores },
           number: string,
           opts: { amount: string; account?: string; description: string },
         ) => {
           const amount = tenge(opts.amount, '--amount');
           if (amount <= 0) throw new CliError('--amount must be above zero');
-          try {
-            print(
-              showOrder(
-                await stores.accounts.addOrder({
-                  number,
-                  amount,
-                  account: opts.account,
-                  description: opts.description,
-                }),
-              ),
-            );
-          } catch (e) {
-            if (isUniqueViolation(e)) throw new CliError(`order ${number} already exists`);
-            throw e;
-          }
+          const added = await refused(
+            new AccountAdmin(db, stores.accounts).addOrder(
+              { number, amount, account: opts.account, description: opts.description },
+              actors.cli(),
+            ),
+          );
+          print(showOrder(added));
         },
       ),
     );
@@ -149,10 +150,10 @@ export function registerAccountCommands(program: Command): void {
     .command('cancel <number>')
     .description('cancel an open order: check and pay answer 2')
     .action(
-      withContext(async ({ stores }, number: string) => {
-        if (!(await stores.accounts.cancelOrder(number)))
-          throw new CliError(`order ${number} not found or not open`);
-        print(showOrder((await stores.accounts.getOrder(number)) as Order));
+      withContext(async ({ db, stores }, number: string) => {
+        print(
+          showOrder(await refused(new AccountAdmin(db, stores.accounts).cancelOrder(number, actors.cli()))),
+        );
       }),
     );
 }

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { ConfigError, describeConfig } from '../config/config.js';
 import { registerAccountCommands } from './account-commands.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { CliError, print, withContext } from './cli-context.js';
 import { registerPaymentCommands } from './payment-commands.js';
 import { registerRefundCommands } from './refund-commands.js';
+import { registerUserCommands } from './user-commands.js';
 import { migrateLatest } from '../db/migrate.js';
 
 /** `npm run cli -- <command>`: the operator's tools, on the same config and database as the service. */
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerAccountCommands(program);
   registerPaymentCommands(program);
   registerRefundCommands(program);
+  registerUserCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

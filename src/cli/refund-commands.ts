@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { actors } from '../audit/audit-log.js';
 import { AppError } from '../http/errors.js';
 import { createServices } from '../main.js';
 import { parseTenge } from '../payments/money.js';
@@ -58,6 +59,7 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
             reason: reason.join(' '),
             idempotencyKey: opts.idempotencyKey ?? null,
             createdBy: 'cli',
+            actor: actors.cli(),
           });
           print(refundView(refund));
         },
@@ -103,7 +105,7 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
     .description('after a person looked: follow a flagged, stopped or FATAL refund again at the next poll')
     .action(
       cliAction(deps, async (ctx, id: string) => {
-        print(refundView(await services(ctx).resume(id)));
+        print(refundView(await services(ctx).resume(id, actors.cli())));
       }),
     );
 }

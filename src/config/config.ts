@@ -109,6 +109,12 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(1000, 120_000).describe(
     'graceful stop: in-flight requests get this long to finish (keep pm2 kill_timeout above it)',
   ),
+  CONSOLE_LANG: z.enum(['ru', 'en']).describe('operator console: language before a person picks one'),
+  CONSOLE_SESSION_IDLE_MIN: int(1, 1440).describe('operator console: a session unused this long ends'),
+  CONSOLE_SESSION_MAX_HOURS: int(1, 24).describe('operator console: a session ends this long after sign-in'),
+  CONSOLE_COOKIE_SECURE: bool.describe(
+    'operator console: the session cookie is Secure even over plain HTTP (behind a TLS proxy)',
+  ),
   METRICS_PORT: int(0, 65535)
     .optional()
     .describe(
@@ -171,6 +177,10 @@ function defaults(env: string): Record<string, string> {
     HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
     SHUTDOWN_TIMEOUT_MS: '15000',
     ...KASPI_QR_DEFAULTS,
+    CONSOLE_LANG: 'ru',
+    CONSOLE_SESSION_IDLE_MIN: '30',
+    CONSOLE_SESSION_MAX_HOURS: '12',
+    CONSOLE_COOKIE_SECURE: 'false',
   };
 }
 

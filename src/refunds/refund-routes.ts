@@ -1,4 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
+import { actors } from '../audit/audit-log.js';
 import { ValidationError } from '../http/errors.js';
 import { readAmount } from '../http/json-amount.js';
 import type { RefundService } from './refund-service.js';
@@ -70,6 +71,7 @@ export function refundRoutes(deps: RefundRoutesDeps): Router {
       reason: b.reason,
       idempotencyKey: req.get('idempotency-key') ?? null,
       createdBy: 'admin-api',
+      actor: actors.api(req.ip),
     });
     res.status(created ? 202 : 200).json(refundView(refund));
   });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { audit, type Actor } from '../audit/audit-log.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
 import { getLogger } from '../log/logger.js';
@@ -34,8 +35,10 @@ export interface CreateRefund {
   amount: Tiyn;
   reason: string;
   idempotencyKey?: string | null;
-  /** Who asked: `admin-api`, `cli`, ... */
+  /** Who asked: `admin-api`, `cli`, `console:<login>` ... */
   createdBy: string;
+  /** Who asked, for the audit log (written in the transaction that stores the refund). */
+  actor: Actor;
 }
 
 /** The refund ledger and its conversation with Kaspi. */
@@ -130,12 +133,20 @@ export class RefundService {
    * A person looked at a flagged, stopped or FATAL refund and wants it followed again: it is due
    * at the next poll, and its flag is cleared so a new problem flags it again.
    */
-  async resume(id: string): Promise<Refund> {
+  async resume(id: string, actor: Actor): Promise<Refund> {
     const r = await this.get(id);
-    if (!(await this.store.resume(id, MOVABLE))) {
-      throw new ConflictError(`refund ${id} is ${r.status}: final, nothing to follow`);
-    }
-    log.info('refund resumed by a person', { refundId: id, status: r.status });
+    const resumed = await this.db.knex.transaction(async (trx) => {
+      if (!(await this.store.resume(id, MOVABLE, trx))) return false;
+      await audit.record(trx, {
+        actor,
+        action: 'refund.resumed',
+        target: { type: 'refund', id },
+        details: { txnId: r.txnId, status: r.status, flagReason: r.flagReason },
+      });
+      return true;
+    });
+    if (!resumed) throw new ConflictError(`refund ${id} is ${r.status}: final, nothing to follow`);
+    log.info('refund resumed by a person', { refundId: id, status: r.status, by: actor.id });
     return (await this.store.findById(id)) as Refund;
   }
 
@@ -156,6 +167,7 @@ export class RefundService {
   }
 
   private validate(input: CreateRefund): Required<CreateRefund> & { returnAmount: number } {
+    if (!input.actor?.id) throw new Error('a refund needs its actor for the audit log');
     if (typeof input.txnId !== 'string' || !/^\d{1,18}$/.test(input.txnId)) {
       throw new ValidationError('txnId must be the Kaspi txn_id: 1 to 18 digits, as a string');
     }
@@ -183,6 +195,7 @@ export class RefundService {
       reason,
       idempotencyKey: key,
       createdBy: input.createdBy,
+      actor: input.actor,
       returnAmount,
     };
   }
@@ -226,7 +239,7 @@ export class RefundService {
         { httpStatus: 422, details: { remaining: formatTenge(Math.max(0, paid - held)) } },
       );
     }
-    return this.store.insert(trx, {
+    const id = await this.store.insert(trx, {
       refundIdentificator: randomUUID(),
       idempotencyKey: req.idempotencyKey,
       paymentId: String(p.id),
@@ -239,6 +252,19 @@ export class RefundService {
       createdBy: req.createdBy,
       nextPollAt: dbTime(new Date(Date.now() + this.settings.backoffMs)),
     });
+    await audit.record(trx, {
+      actor: req.actor,
+      action: 'refund.filed',
+      target: { type: 'refund', id },
+      details: {
+        txnId: req.txnId,
+        paymentId: String(p.id),
+        amount: formatTenge(req.amount),
+        reason: req.reason,
+        leftBefore: formatTenge(paid - held),
+      },
+    });
+    return id;
   }
 
   /** RefundRequest, with the refund's own identificator: safe to repeat. */

@@ -282,10 +282,9 @@ export class RefundStore {
   }
 
   /** A person's go-ahead: poll this refund again now, and flag it anew if it still goes wrong. */
-  async resume(id: string, from: readonly RefundStatus[]): Promise<boolean> {
+  async resume(id: string, from: readonly RefundStatus[], trx?: Knex.Transaction): Promise<boolean> {
     const now = dbTime();
-    const n = await this.db
-      .knex('refunds')
+    const n = await (trx ?? this.db.knex)('refunds')
       .where({ id })
       .whereIn('status', from)
       .update({ next_poll_at: now, flagged_at: null, flag_reason: null, updated_at: now });
