@@ -288,7 +288,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
-  const metrics = new Metrics(db);
+  const metrics = new Metrics(db, { stuckAfterMs: config.RETRY_STUCK_AFTER_MS });
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
   // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
   const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });

@@ -12,6 +12,11 @@ const log = getLogger('metrics');
 const STUCK_AFTER_MS = 15_000;
 const SCRAPE_DB_TIMEOUT_MS = 2_000;
 
+export interface MetricsOptions {
+  /** RETRY_STUCK_AFTER_MS, served as gateway_credit_stuck_after_seconds for the alert rules. */
+  stuckAfterMs?: number;
+}
+
 /** What the scheduler tells about its jobs (src/jobs/scheduler.ts `stats()`). */
 export interface JobStatsSource {
   stats(): Record<
@@ -39,11 +44,15 @@ export class Metrics {
   private readonly pendingCredits: Gauge;
   private readonly oldestPending: Gauge<'kind'>;
   private readonly refunds: Gauge<'status'>;
+  private readonly refundsFlagged: Gauge;
   private readonly dbUp: Gauge;
   private refundsTable = false;
   private processMetrics = false;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    opts: MetricsOptions = {},
+  ) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'gateway_requests_total',
@@ -75,6 +84,17 @@ export class Metrics {
       labelNames: ['status'],
       registers,
     });
+    this.refundsFlagged = new Gauge({
+      name: 'gateway_refunds_flagged',
+      help: 'Refunds flagged for a person (until resumed)',
+      registers,
+    });
+    // The alert rules compare the oldest pending credit's age with this, so they follow the config.
+    new Gauge({
+      name: 'gateway_credit_stuck_after_seconds',
+      help: 'RETRY_STUCK_AFTER_MS in seconds: a pending credit older than this needs a person',
+      registers,
+    }).set((opts.stuckAfterMs ?? 3_600_000) / 1000);
     this.dbUp = new Gauge({
       name: 'gateway_metrics_database_up',
       help: '1 when the database answered this scrape; 0 means the database gauges are stale',
@@ -204,6 +224,9 @@ export class Metrics {
     const counts = new Map<string, number>(REFUND_STATUSES.map((s) => [s, 0]));
     for (const r of byStatus) counts.set(String(r.status), Number(r.n));
     for (const [status, n] of counts) this.refunds.set({ status }, n);
+    const flagged = (await knex('refunds').whereNotNull('flagged_at').count({ n: '*' }).first()) as
+      { n: number | string } | undefined;
+    this.refundsFlagged.set(Number(flagged?.n ?? 0));
     // Waiting on Kaspi: the statuses the poller follows. `fatal` waits on a person and has its own alert.
     const waiting = (await knex('refunds')
       .whereIn('status', PENDING_STATUSES)
