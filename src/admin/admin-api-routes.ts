@@ -20,6 +20,7 @@ const PAYMENT_STATES: readonly PaymentState[] = [
   'credited',
   'failed',
   'awaiting_callback',
+  'awaiting_payment',
   'declined',
 ];
 

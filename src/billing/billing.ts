@@ -35,7 +35,7 @@ export type Lookup =
 
 export interface CreditRequest {
   paymentId: string; // our prv_txn / JetPay payment_id
-  source: 'kaspi' | 'jetpay';
+  source: 'kaspi' | 'jetpay' | 'kaspi_qr';
   txnId: string;
   account: string;
   amount: Tiyn;

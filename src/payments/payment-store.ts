@@ -4,14 +4,22 @@ import { dbTime, type Db } from '../db/db.js';
 import { rawWrite } from '../db/raw-sql.js';
 import { toTiyn, type Tiyn } from '../shared/money.js';
 
-export type PaymentSource = 'kaspi' | 'jetpay';
+export type PaymentSource = 'kaspi' | 'jetpay' | 'kaspi_qr';
 
 /**
  * received → crediting → credited | failed; pending = the credit's outcome is in doubt and the
- * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no).
+ * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no); a Kaspi QR
+ * purchase waits in awaiting_payment until Kaspi says Processed (then credited) or Error (declined).
  */
 export type PaymentState =
-  'received' | 'crediting' | 'pending' | 'credited' | 'failed' | 'awaiting_callback' | 'declined';
+  | 'received'
+  | 'crediting'
+  | 'pending'
+  | 'credited'
+  | 'failed'
+  | 'awaiting_callback'
+  | 'awaiting_payment'
+  | 'declined';
 
 export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
 
