@@ -1,6 +1,6 @@
 import type { Field } from '../billing/billing.js';
 import type { Tiyn } from '../shared/money.js';
-import type { Payment, PaymentSource, PaymentState } from './payment-store.js';
+import type { Payment, PaymentFields, PaymentState } from './payment-store.js';
 
 /** The pay path's types; its public module is ./payment-service.ts. */
 
@@ -13,19 +13,9 @@ export interface CheckOutcome {
 }
 
 /** A payment to record and credit once: what every channel gives recordAndCredit(). */
-export interface PayRequest {
-  source: PaymentSource;
-  /** The channel's own payment number: (source, txnId) is the unique key that makes it once. */
-  txnId: string;
-  account: string;
-  amount: Tiyn;
-  /** Kaspi's txn_date as received (YYYYMMDDhhmmss), or null. */
-  txnDateRaw: string | null;
-  /** UTC instant, as stored. */
-  txnDate: string | null;
-  /** The same instant with the payer's offset, for the billing contract. */
+export interface PayRequest extends PaymentFields {
+  /** The same instant as txnDate with the payer's offset, for the billing contract. */
   txnDateIso: string | null;
-  extra: Record<string, string> | null;
   /** process.hrtime.bigint() when the request arrived: the deadline counts from there. */
   startedAt?: bigint;
 }

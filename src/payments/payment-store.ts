@@ -29,18 +29,25 @@ export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'dec
  */
 export const RETRYABLE_STATES: readonly PaymentState[] = ['pending', 'crediting', 'received'];
 
-export interface Payment {
-  id: string; // prv_txn
+/** What every payment row holds from its channel: the pay request, the one call and the stored row share it. */
+export interface PaymentFields {
   source: PaymentSource;
+  /** The channel's own payment number: (source, txn_id) is the unique key that makes it once. */
   txnId: string;
   account: string;
   amount: Tiyn;
+  /** Kaspi's txn_date as received (YYYYMMDDhhmmss), or null. */
   txnDateRaw: string | null;
+  /** UTC instant, as stored. */
   txnDate: string | null;
+  extra: Record<string, string> | null;
+}
+
+export interface Payment extends PaymentFields {
+  id: string; // prv_txn
   state: PaymentState;
   result: number | null;
   comment: string | null;
-  extra: Record<string, string> | null;
   billingRef: string | null;
   orderNumber: string | null;
   attempts: number;

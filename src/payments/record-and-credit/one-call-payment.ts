@@ -1,15 +1,7 @@
-import type { Tiyn } from '../../shared/money.js';
-import type { PaymentSource } from '../payment-store.js';
+import type { PaymentFields } from '../payment-store.js';
 
 /** A pay to record and credit at once; the fields of the payment row. */
-export interface OneCallPayment {
-  source: PaymentSource;
-  txnId: string;
-  account: string;
-  amount: Tiyn;
-  txnDateRaw: string | null;
-  txnDate: string | null;
-  extra: Record<string, string> | null;
+export interface OneCallPayment extends PaymentFields {
   /** The comment a credited payment answers with. */
   comment: string;
   /** The billing reference stored with it. */
