@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../src/config/config.js';
 import { configureLogger, getLogger } from '../src/log/logger.js';
-import { buildGateway, type Gateway } from '../src/main.js';
+import { buildGateway, type Gateway } from '../src/wiring/wiring.js';
 import { serve } from './cluster.js';
 
 const config = loadConfig({

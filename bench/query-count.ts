@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { loadConfig } from '../src/config/config.js';
-import { buildGateway } from '../src/main.js';
+import { buildGateway } from '../src/wiring/wiring.js';
 import { pathMaker, txnIds } from './load.js';
 
 function get(port: number, path: string): Promise<string> {

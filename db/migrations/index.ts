@@ -6,6 +6,7 @@ import * as m20261123180000 from './20261123180000_payments_jetpay.js';
 import * as m20261124090000 from './20261124090000_job_leases.js';
 import * as m20261124100000 from './20261124100000_refunds.js';
 import * as m20261125090000 from './20261125090000_pay_accounts_procedure.js';
+import * as m20261201130000 from './20261201130000_kaspi_qr.js';
 import * as m20261201160000 from './20261201160000_audit_log.js';
 import * as m20261201160100 from './20261201160100_console_users.js';
 import * as m20261201160200 from './20261201160200_console_sessions.js';
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   '20261124090000_job_leases': m20261124090000,
   '20261124100000_refunds': m20261124100000,
   '20261125090000_pay_accounts_procedure': m20261125090000,
+  '20261201130000_kaspi_qr': m20261201130000,
   '20261201160000_audit_log': m20261201160000,
   '20261201160100_console_users': m20261201160100,
   '20261201160200_console_sessions': m20261201160200,

@@ -4,13 +4,14 @@ import type { AccountAdmin } from '../billing/account-admin.js';
 import type { AccountStore, Account } from '../billing/account-store.js';
 import { dbTime } from '../db/db.js';
 import type { EvidenceEntry } from '../http/request-log-evidence.js';
-import { NotFoundError, ValidationError } from '../http/errors.js';
+import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { amountFields, isoTime, readAmount } from '../http/json-amount.js';
-import type { Tiyn } from '../payments/money.js';
-import type { Payment, PaymentState, PaymentStore } from '../payments/payment-store.js';
+import type { PaymentState, PaymentStore } from '../payments/payment-store.js';
+import { paymentView } from '../payments/payment-view.js';
 import { listBefore, listLimit, listOffset, nextBefore } from '../refunds/refund-routes.js';
 import type { Refund } from '../refunds/refund-store.js';
 import { refundView } from '../refunds/refund-view.js';
+import { refundable } from '../refunds/refundable.js';
 
 const PAYMENT_STATES: readonly PaymentState[] = [
   'received',
@@ -19,29 +20,9 @@ const PAYMENT_STATES: readonly PaymentState[] = [
   'credited',
   'failed',
   'awaiting_callback',
+  'awaiting_payment',
   'declined',
 ];
-const RELEASED: readonly string[] = ['declined', 'failed'];
-
-export function paymentView(p: Payment) {
-  return {
-    prvTxn: p.id,
-    source: p.source,
-    txnId: p.txnId,
-    account: p.account,
-    ...amountFields('amount', p.amount),
-    state: p.state,
-    result: p.result,
-    comment: p.comment,
-    txnDate: isoTime(p.txnDate),
-    billingRef: p.billingRef,
-    orderNumber: p.orderNumber,
-    attempts: p.attempts,
-    lastError: p.lastError,
-    receivedAt: isoTime(p.receivedAt),
-    creditedAt: isoTime(p.creditedAt),
-  };
-}
 
 export function accountView(a: Account) {
   return {
@@ -52,13 +33,6 @@ export function accountView(a: Account) {
     createdAt: isoTime(a.createdAt),
     updatedAt: isoTime(a.updatedAt),
   };
-}
-
-/** What is left of a payment to refund: its amount less every refund not declined or failed. */
-export function refundable(p: Payment, refunds: Refund[]): Tiyn {
-  if (p.state !== 'credited') return 0;
-  const held = refunds.filter((r) => !RELEASED.includes(r.status)).reduce((s, r) => s + r.amount, 0);
-  return Math.max(0, p.amount - held);
 }
 
 /** "2026-11-23" or "2026-11-23T10:00:00+05:00" → stored UTC time. */

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import { UnauthorizedError } from '../http/errors.js';
+import { UnauthorizedError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 
 const log = getLogger('admin-auth');

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { timeParam } from '../admin/admin-api-routes.js';
-import { ValidationError } from '../http/errors.js';
+import { ValidationError } from '../shared/errors.js';
 import { listLimit } from '../refunds/refund-routes.js';
 import { auditView, type AuditStore } from './audit-log.js';
 

@@ -1,7 +1,7 @@
 import { audit, type Actor } from '../audit/audit-log.js';
 import { isUniqueViolation, type Db } from '../db/db.js';
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
-import { formatTenge, type Tiyn } from '../payments/money.js';
+import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { formatTenge, type Tiyn } from '../shared/money.js';
 import type { Account, AccountStore, Order } from './account-store.js';
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused

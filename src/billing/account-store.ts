@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { dbTime, type Db } from '../db/db.js';
 import { rawRows, rawWrite } from '../db/raw-sql.js';
-import { toTiyn, type Tiyn } from '../payments/money.js';
+import { toTiyn, type Tiyn } from '../shared/money.js';
 import type { OrderStatus } from './billing.js';
 
 export interface Account {
@@ -190,5 +190,25 @@ export class AccountStore {
       [e.paymentId, e.kind, e.ref ?? '', e.account, e.orderNumber ?? null, e.amount, dbTime()],
     );
     return insertId;
+  }
+
+  /** Where a payment's credit went (its ledger line), or null when it has none. */
+  async creditLine(
+    trx: Knex.Transaction,
+    paymentId: string,
+  ): Promise<{ account: string | null; orderNumber: string | null } | null> {
+    const r = await trx('account_ledger').where({ payment_id: paymentId, kind: 'credit' }).first();
+    if (!r) return null;
+    return {
+      account: r.account == null ? null : String(r.account),
+      orderNumber: r.order_number == null ? null : String(r.order_number),
+    };
+  }
+
+  /** Takes an amount back (a refund): the balance may go below zero, the money has already left. */
+  async debitBalance(trx: Knex.Transaction, account: string, amount: Tiyn): Promise<void> {
+    await trx('accounts')
+      .where({ account })
+      .update({ balance: trx.raw('balance - ?', [amount]), updated_at: dbTime() });
   }
 }

@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import type { Tiyn } from '../payments/money.js';
-import type { OneCallPayment } from './one-call-credit.js';
+import type { Tiyn } from '../shared/money.js';
 
 /** A line shown to the payer on check (`<fields>` in Kaspi's answer). */
 export interface Field {
@@ -36,7 +35,7 @@ export type Lookup =
 
 export interface CreditRequest {
   paymentId: string; // our prv_txn / JetPay payment_id
-  source: 'kaspi' | 'jetpay';
+  source: 'kaspi' | 'jetpay' | 'kaspi_qr';
   txnId: string;
   account: string;
   amount: Tiyn;
@@ -59,12 +58,6 @@ export interface EmbeddedBilling {
   readonly kind: 'sql';
   lookup(account: string): Promise<Lookup>;
   creditInTransaction(trx: Knex.Transaction, req: CreditRequest): Promise<CreditOutcome>;
-  /**
-   * The common pay in one database call, when the billing has it: the payment recorded and the
-   * active account credited, committed (src/billing/one-call-credit.ts). Null when `account` is
-   * not an active account: nothing is written, and the caller takes the general path.
-   */
-  recordAndCredit?(p: OneCallPayment): Promise<string | null>;
 }
 
 export interface RemoteBilling {

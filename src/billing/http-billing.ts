@@ -2,10 +2,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import got, { RequestError, type Got } from 'got';
-import { UpstreamError } from '../http/errors.js';
+import { UpstreamError } from '../shared/errors.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
-import { formatTenge, parseTenge, type Tiyn } from '../payments/money.js';
+import { formatTenge, parseTenge, type Tiyn } from '../shared/money.js';
 import {
   maskName,
   type CreditOutcome,

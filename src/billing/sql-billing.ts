@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import { formatTenge } from '../payments/money.js';
+import { formatTenge } from '../shared/money.js';
 import type { AccountStore } from './account-store.js';
-import type { OneCallCredit, OneCallPayment } from './one-call-credit.js';
 import {
   maskName,
   type CreditOutcome,
@@ -13,15 +12,13 @@ import {
 /**
  * The billing reference of an embedded credit: the ledger, whose line for the payment is
  * (payment_id, kind 'credit'). Not the line's id, so a pay can be stored already credited in one
- * statement, before its ledger line exists (src/billing/one-call-credit.ts).
+ * statement, before its ledger line exists (src/payments/record-and-credit/).
  */
 export const EMBEDDED_CREDIT_REF = 'ledger';
 
 export interface SqlBillingOptions {
   /** Order mode: accept a payment below the amount still due (the order stays open). */
   allowPartialOrderPayment: boolean;
-  /** The common pay in one database call; without it every pay takes the general path. */
-  oneCall?: OneCallCredit;
 }
 
 /**
@@ -66,10 +63,6 @@ export class SqlBilling implements EmbeddedBilling {
         { name: 'amount', value: formatTenge(due) },
       ],
     };
-  }
-
-  async recordAndCredit(p: OneCallPayment): Promise<string | null> {
-    return this.opts.oneCall ? this.opts.oneCall.run(p) : null;
   }
 
   async creditInTransaction(trx: Knex.Transaction, req: CreditRequest): Promise<CreditOutcome> {

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { actors } from '../audit/audit-log.js';
 import { AccountAdmin } from '../billing/account-admin.js';
 import type { Account, Order } from '../billing/account-store.js';
-import { AppError } from '../http/errors.js';
-import { formatTenge, parseTenge } from '../payments/money.js';
+import { AppError } from '../shared/errors.js';
+import { formatTenge, parseTenge } from '../shared/money.js';
 import { CliError, print, withContext } from './cli-context.js';
 
 export const showAccount = (a: Account) => ({ ...a, balance: formatTenge(a.balance) });

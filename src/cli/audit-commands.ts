@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { timeParam } from '../admin/admin-api-routes.js';
-import { auditView } from '../audit/audit-log.js';
-import { AppError } from '../http/errors.js';
+import { auditView, type AuditFilter } from '../audit/audit-log.js';
+import { AppError } from '../shared/errors.js';
 import { cliAction, positiveInt, type CommandDeps } from './refund-commands.js';
 import { CliError, print } from './cli-context.js';
 
@@ -24,16 +24,8 @@ export function registerAuditCommands(program: Command, deps: CommandDeps = {}):
         deps,
         async (
           ctx,
-          opts: {
-            from?: string;
-            to?: string;
-            actor?: string;
-            action?: string;
-            targetType?: string;
-            targetId?: string;
-            before?: string;
-            limit: string;
-          },
+          // The filter's own fields, but times, the page and the limit as typed on the command line.
+          opts: Omit<AuditFilter, 'beforeId' | 'limit'> & { before?: string; limit: string },
         ) => {
           let from: string | undefined;
           let to: string | undefined;

@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../config/config.js';
 import { createDb, type Db } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { configureLogger } from '../log/logger.js';
-import { createStores, type Stores } from '../main.js';
+import { createStores, type Stores } from '../wiring/wiring.js';
 
 /** What a CLI command gets: the same config, database and stores the service uses. */
 export interface CliContext {

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { paymentView, refundable } from '../admin/admin-api-routes.js';
 import { dbTime } from '../db/db.js';
 import { amountFields } from '../http/json-amount.js';
 import type { PaymentState } from '../payments/payment-store.js';
+import { paymentView } from '../payments/payment-view.js';
 import { refundView } from '../refunds/refund-view.js';
+import { refundable } from '../refunds/refundable.js';
 import { CliError, print } from './cli-context.js';
 import { cliAction, positiveInt, type CommandDeps } from './refund-commands.js';
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { actors } from '../audit/audit-log.js';
-import { AppError } from '../http/errors.js';
-import { createServices } from '../main.js';
-import { parseTenge } from '../payments/money.js';
+import { AppError } from '../shared/errors.js';
+import { createServices } from '../wiring/wiring.js';
+import { parseTenge } from '../shared/money.js';
 import { REFUND_STATUSES, type RefundStatus } from '../refunds/refund-store.js';
 import { refundView } from '../refunds/refund-view.js';
 import { CliError, openCliContext, print, type CliContext } from './cli-context.js';

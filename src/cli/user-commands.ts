@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { actors } from '../audit/audit-log.js';
 import type { ConsoleUser } from '../console/user-store.js';
-import { createUserService } from '../main.js';
+import { createUserService } from '../wiring/wiring.js';
 import { cliAction, type CommandDeps } from './refund-commands.js';
 import { CliError, print, type CliContext } from './cli-context.js';
 

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
-import { parseTenge } from '../payments/money.js';
+import { parseTenge } from '../shared/money.js';
+import { KASPI_QR_DEFAULTS, KASPI_QR_SCHEMA, kaspiQrProblems } from './kaspi-qr-config.js';
 
 /**
  * Every setting the service reads, each with its env name, default and a doc line.
@@ -119,6 +120,7 @@ const schema = z.object({
     .describe(
       'optional /metrics-only listener on ADMIN_HOST; under pm2 each worker takes METRICS_PORT + its instance number',
     ),
+  ...KASPI_QR_SCHEMA,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -174,6 +176,7 @@ function defaults(env: string): Record<string, string> {
     // us, closes an idle upstream connection: the other order races with a request sent on it.
     HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
     SHUTDOWN_TIMEOUT_MS: '15000',
+    ...KASPI_QR_DEFAULTS,
     CONSOLE_LANG: 'ru',
     CONSOLE_SESSION_IDLE_MIN: '30',
     CONSOLE_SESSION_MAX_HOURS: '12',
@@ -258,6 +261,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (!cron.validate(c.RETRY_CRON)) problems.push('RETRY_CRON: not a cron expression');
     if (c.RETRY_BACKOFF_MS > c.RETRY_BACKOFF_MAX_MS)
       problems.push('RETRY_BACKOFF_MS: must not exceed RETRY_BACKOFF_MAX_MS');
+    problems.push(...kaspiQrProblems(c, nodeEnv));
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }

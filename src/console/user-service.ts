@@ -1,6 +1,6 @@
 import { audit, type Actor } from '../audit/audit-log.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import { decoyHash, generatePassword, hashPassword, passwordProblem, verifyPassword } from './password.js';
 import type { SessionStore } from './session-store.js';

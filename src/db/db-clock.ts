@@ -15,7 +15,9 @@ export function dbNow(db: Db, plusMs = 0): Knex.Raw {
       : db.knex.raw('DATE_ADD(NOW(3), INTERVAL ? MICROSECOND)', [ms * 1000]);
   }
   if (ms === 0) return db.knex.raw("strftime('%Y-%m-%d %H:%M:%f', 'now')");
-  const shift = `${ms < 0 ? '-' : '+'}${(Math.abs(ms) / 1000).toFixed(3)} seconds`;
+  // Seconds written from the integer milliseconds by digits, never through a division in floats.
+  const abs = Math.abs(ms);
+  const shift = `${ms < 0 ? '-' : '+'}${Math.trunc(abs / 1000)}.${String(abs % 1000).padStart(3, '0')} seconds`;
   return db.knex.raw("strftime('%Y-%m-%d %H:%M:%f', 'now', ?)", [shift]);
 }
 

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { getLogger } from '../log/logger.js';
-import { isAppError } from './errors.js';
+import { isAppError } from '../shared/errors.js';
 
 const log = getLogger('http');
 
@@ -42,25 +42,4 @@ export function plainErrorHandler(err: unknown, req: Request, res: Response, _ne
     .status(answer.status)
     .type('text/plain')
     .send(answer.status === 500 ? 'Internal Error' : answer.body.message);
-}
-
-/** Kaspi's protocol: every failure is an XML result; a failure we did not foresee is 5 on check. */
-export function toKaspiAnswer(err: unknown): { result: 0 | 1 | 2 | 3 | 4 | 5; comment: string } {
-  if (isAppError(err) && err.operational) return { result: err.kaspiResult, comment: err.message };
-  return { result: 5, comment: 'Temporary error, try again later' };
-}
-
-/**
- * JetPay's protocol: a JSON `code` (0/400/404/500) with a `message`. An operational error says
- * what it is; anything else is "Internal error" (logged whole by the caller, never sent).
- */
-export function toJetpayAnswer(err: unknown): { code: 400 | 404 | 500; message: string } {
-  const e = err as { type?: string };
-  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
-    return { code: 400, message: 'Unsupported content encoding' };
-  }
-  if (e?.type === 'request.aborted' || e?.type === 'request.size.invalid')
-    return { code: 400, message: 'Incomplete request body' };
-  if (isAppError(err) && err.operational) return { code: err.jetpayCode, message: err.message };
-  return { code: 500, message: 'Internal error' };
 }

@@ -1,5 +1,5 @@
-import { formatTenge, parseTenge, type Tiyn } from '../payments/money.js';
-import { ValidationError } from './errors.js';
+import { formatTenge, parseTenge, type Tiyn } from '../shared/money.js';
+import { ValidationError } from '../shared/errors.js';
 
 /**
  * Amounts in our JSON: a string of tenge ("100.00") or an integer of tiyn (`<name>Minor`), never a

@@ -1,7 +1,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
 import { elapsedMs } from './request-id.js';
+
+/** Where request counts go (src/metrics/metrics.ts implements it; http knows no more of it). */
+export interface RequestMetrics {
+  observeRequest(endpoint: string, status: number | string, result: string, seconds: number): void;
+}
 
 /** What a route tells the access log and the metrics about its answer. */
 export interface Outcome {
@@ -18,7 +22,7 @@ export function noteOutcome(res: Response, outcome: Outcome): void {
 
 export interface ObserveOptions {
   log: Logger;
-  metrics?: Metrics;
+  metrics?: RequestMetrics;
   /** Paths polled by machines (/healthz, /metrics): logged at debug, not info. */
   quietPaths?: string[];
 }

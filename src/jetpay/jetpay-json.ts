@@ -1,5 +1,5 @@
 import { isLosslessNumber, LosslessNumber, parse } from 'lossless-json';
-import { ValidationError } from '../http/errors.js';
+import { ValidationError } from '../shared/errors.js';
 
 /**
  * A JSON value as JetPay sent it. Numbers stay `LosslessNumber`s holding their text as written:

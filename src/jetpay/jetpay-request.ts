@@ -1,11 +1,11 @@
-import { AppError, ValidationError } from '../http/errors.js';
+import { AppError, ValidationError } from '../shared/errors.js';
 import { isJsonObject, isLosslessNumber, type JsonObject, type JsonValue } from './jetpay-json.js';
 import { receivedSignature, signatureMatches, SignatureInputError } from './jetpay-signature.js';
 
 /** A well-formed request we refuse or cannot serve: JSON code 500 with the reason. */
 export class JetpayRefusal extends AppError {
   constructor(message: string, details?: Record<string, unknown>) {
-    super('jetpay_refused', message, { httpStatus: 422, jetpayCode: 500, details });
+    super('jetpay_refused', message, { httpStatus: 422, details });
   }
 }
 

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
-import { toJetpayAnswer } from '../http/error-mapper.js';
-import { isAppError } from '../http/errors.js';
+import { toJetpayAnswer } from './jetpay-errors.js';
+import { isAppError } from '../shared/errors.js';
 import { noteOutcome } from '../http/observe.js';
 import { elapsedMs } from '../http/request-id.js';
 import type { RequestLog } from '../http/request-log.js';

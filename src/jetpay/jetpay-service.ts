@@ -1,7 +1,7 @@
 import { maskName, type Billing, type BillingEntity, type Lookup } from '../billing/billing.js';
-import { isAppError, NotFoundError } from '../http/errors.js';
+import { isAppError, NotFoundError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
-import type { Tiyn } from '../payments/money.js';
+import type { Tiyn } from '../shared/money.js';
 import type { PaymentService } from '../payments/payment-service.js';
 import type { PaymentState } from '../payments/payment-store.js';
 import {
@@ -10,7 +10,7 @@ import {
   type CheckDepositRequest,
   type VerifyRequest,
 } from './jetpay-request.js';
-import type { Deposit, DepositFlag, JetpayStore } from './jetpay-store.js';
+import type { Deposit, DepositFlag, DepositStore } from '../payments/deposit-store.js';
 
 const log = getLogger('jetpay');
 
@@ -26,7 +26,7 @@ export interface JetpayRules {
 export interface JetpayDeps {
   billing: Billing;
   payments: PaymentService;
-  store: JetpayStore;
+  store: DepositStore;
   rules: JetpayRules;
   /** A callback is answered within this budget (PAY_DEADLINE_MS); past it, 500 and JetPay repeats. */
   deadlineMs: number;

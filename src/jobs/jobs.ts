@@ -1,16 +1,18 @@
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
-import type { Services, Stores } from '../main.js';
 import { CreditRetryJob } from '../payments/credit-retry-job.js';
-import { refundPollJob } from '../refunds/refund-poller.js';
+import type { PaymentService } from '../payments/payment-service.js';
+import type { PaymentStore } from '../payments/payment-store.js';
+import { refundPollJob, type RefundPoller } from '../refunds/refund-poller.js';
 import { purgeRequestLog } from './request-log-retention.js';
 import type { JobDefinition } from './scheduler.js';
 
+/** What the jobs need of the wiring's stores and services (src/wiring passes its own). */
 export interface JobDeps {
   config: Config;
   db: Db;
-  stores: Stores;
-  services: Services;
+  stores: { payments: PaymentStore };
+  services: { payments: PaymentService; refunds: { readonly enabled: boolean }; refundPoller: RefundPoller };
 }
 
 export const CREDIT_RETRY_JOB = 'credit-retry';

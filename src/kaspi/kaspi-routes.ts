@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { elapsedMs } from '../http/request-id.js';
-import { toKaspiAnswer } from '../http/error-mapper.js';
+import { toKaspiAnswer } from './kaspi-errors.js';
 import { noteOutcome } from '../http/observe.js';
 import type { IpAllowlist } from '../http/ip-allowlist.js';
 import type { RequestLog } from '../http/request-log.js';
@@ -71,8 +71,8 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
       }
     } else {
       try {
-        // pay() answers every failure itself (4 when in doubt) and is not meant to throw.
-        const out = await deps.payments.pay({
+        // recordAndCredit() answers every failure itself (4 when in doubt) and is not meant to throw.
+        const out = await deps.payments.recordAndCredit({
           source: 'kaspi',
           txnId: parsed.txnId,
           account: parsed.account,

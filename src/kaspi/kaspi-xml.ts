@@ -1,5 +1,5 @@
 import type { Field } from '../billing/billing.js';
-import { formatTenge, type Tiyn } from '../payments/money.js';
+import { formatTenge, type Tiyn } from '../shared/money.js';
 
 /**
  * Kaspi's answers, rendered by hand: a handful of fixed elements, so a template with escaping is

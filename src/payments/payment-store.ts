@@ -2,16 +2,24 @@ import type { Knex } from 'knex';
 import { dbNow } from '../db/db-clock.js';
 import { dbTime, type Db } from '../db/db.js';
 import { rawWrite } from '../db/raw-sql.js';
-import { toTiyn, type Tiyn } from './money.js';
+import { toTiyn, type Tiyn } from '../shared/money.js';
 
-export type PaymentSource = 'kaspi' | 'jetpay';
+export type PaymentSource = 'kaspi' | 'jetpay' | 'kaspi_qr';
 
 /**
  * received → crediting → credited | failed; pending = the credit's outcome is in doubt and the
- * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no).
+ * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no); a Kaspi QR
+ * purchase waits in awaiting_payment until Kaspi says Processed (then credited) or Error (declined).
  */
 export type PaymentState =
-  'received' | 'crediting' | 'pending' | 'credited' | 'failed' | 'awaiting_callback' | 'declined';
+  | 'received'
+  | 'crediting'
+  | 'pending'
+  | 'credited'
+  | 'failed'
+  | 'awaiting_callback'
+  | 'awaiting_payment'
+  | 'declined';
 
 export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
 
@@ -21,18 +29,25 @@ export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'dec
  */
 export const RETRYABLE_STATES: readonly PaymentState[] = ['pending', 'crediting', 'received'];
 
-export interface Payment {
-  id: string; // prv_txn
+/** What every payment row holds from its channel: the pay request, the one call and the stored row share it. */
+export interface PaymentFields {
   source: PaymentSource;
+  /** The channel's own payment number: (source, txn_id) is the unique key that makes it once. */
   txnId: string;
   account: string;
   amount: Tiyn;
+  /** Kaspi's txn_date as received (YYYYMMDDhhmmss), or null. */
   txnDateRaw: string | null;
+  /** UTC instant, as stored. */
   txnDate: string | null;
+  extra: Record<string, string> | null;
+}
+
+export interface Payment extends PaymentFields {
+  id: string; // prv_txn
   state: PaymentState;
   result: number | null;
   comment: string | null;
-  extra: Record<string, string> | null;
   billingRef: string | null;
   orderNumber: string | null;
   attempts: number;
@@ -143,6 +158,18 @@ export class PaymentStore {
 
   async findByTxn(source: PaymentSource, txnId: string, trx?: Knex.Transaction): Promise<Payment | null> {
     const r = await this.q(trx)('payments').where({ source, txn_id: txnId }).first();
+    return r ? toPayment(r) : null;
+  }
+
+  /**
+   * The payment a refund is asked for, read inside the refund's transaction and locked (MySQL) for
+   * it, so two refunds asked at once cannot both fit in the same remainder. SQLite runs one writer
+   * at a time anyway.
+   */
+  async findForRefund(trx: Knex.Transaction, source: PaymentSource, txnId: string): Promise<Payment | null> {
+    let q = trx('payments').where({ source, txn_id: txnId });
+    if (this.db.dialect === 'mysql') q = q.forUpdate();
+    const r = await q.first();
     return r ? toPayment(r) : null;
   }
 

@@ -1,9 +1,9 @@
 import { audit, type Actor } from '../audit/audit-log.js';
 import { dbNow } from '../db/db-clock.js';
 import type { Db } from '../db/db.js';
-import { ConflictError, NotFoundError } from '../http/errors.js';
+import { ConflictError, NotFoundError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
-import { formatTenge } from './money.js';
+import { formatTenge } from '../shared/money.js';
 import type { PaymentService, PayOutcome } from './payment-service.js';
 import type { PaymentStore } from './payment-store.js';
 

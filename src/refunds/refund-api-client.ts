@@ -6,7 +6,7 @@ import {
   parse as parseLossless,
   stringify as stringifyLossless,
 } from 'lossless-json';
-import { UpstreamError } from '../http/errors.js';
+import { UpstreamError } from '../shared/errors.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
 

@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
 import type { AccountStore } from '../billing/account-store.js';
 import type { Billing } from '../billing/billing.js';
-import { dbTime } from '../db/db.js';
-import type { Tiyn } from '../payments/money.js';
+import type { Tiyn } from '../shared/money.js';
 
 /** A refund that reached SUCCESS, as the billing side hears of it. */
 export interface RefundNotice {
@@ -45,13 +44,9 @@ export class SqlRefundBilling implements EmbeddedRefundBilling {
   constructor(private readonly accounts: AccountStore) {}
 
   async debitInTransaction(trx: Knex.Transaction, n: RefundNotice): Promise<string> {
-    const credit = await trx('account_ledger').where({ payment_id: n.paymentId, kind: 'credit' }).first();
-    const account: string | null = credit
-      ? credit.account == null
-        ? null
-        : String(credit.account)
-      : n.account;
-    const orderNumber: string | null = credit?.order_number == null ? null : String(credit.order_number);
+    const credit = await this.accounts.creditLine(trx, n.paymentId);
+    const account = credit ? credit.account : n.account;
+    const orderNumber = credit?.orderNumber ?? null;
     // Refund lines carry a negative amount, so a sum over the ledger is the balance's movement.
     const ledgerId = await this.accounts.addLedgerEntry(trx, {
       paymentId: n.paymentId,
@@ -61,11 +56,7 @@ export class SqlRefundBilling implements EmbeddedRefundBilling {
       orderNumber,
       amount: -n.amount,
     });
-    if (account !== null) {
-      await trx('accounts')
-        .where({ account })
-        .update({ balance: trx.raw('balance - ?', [n.amount]), updated_at: dbTime() });
-    }
+    if (account !== null) await this.accounts.debitBalance(trx, account, n.amount);
     return `ledger:${ledgerId}`;
   }
 }

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { actors } from '../audit/audit-log.js';
-import { ValidationError } from '../http/errors.js';
+import { ValidationError } from '../shared/errors.js';
 import { readAmount } from '../http/json-amount.js';
 import type { RefundService } from './refund-service.js';
 import { REFUND_STATUSES, type RefundStatus } from './refund-store.js';

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { audit, type Actor } from '../audit/audit-log.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
-import { AppError, ConflictError, NotFoundError, ValidationError } from '../http/errors.js';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
-import { formatTenge, toTiyn, type Tiyn } from '../payments/money.js';
+import { formatTenge, type Tiyn } from '../shared/money.js';
+import type { PaymentStore } from '../payments/payment-store.js';
 import { RefundApiError, type RefundAnswer, type RefundApiClient } from './refund-api-client.js';
 import type { RefundBilling, RefundNotice } from './refund-billing.js';
 import {
@@ -46,6 +47,7 @@ export class RefundService {
   constructor(
     private readonly db: Db,
     private readonly store: RefundStore,
+    private readonly payments: PaymentStore,
     private readonly api: RefundApiClient | null,
     private readonly billing: RefundBilling,
     private readonly settings: RefundSettings,
@@ -206,17 +208,12 @@ export class RefundService {
     throw new ConflictError('idempotency key already used for another refund', { refundId: earlier.id });
   }
 
-  /**
-   * The payment row is locked (MySQL) for the check and the insert, so two refunds asked at once
-   * cannot both fit in the same remainder. SQLite runs one writer at a time anyway.
-   */
+  /** The payment is locked (PaymentStore.findForRefund) for the check and the insert. */
   private async checkAndInsert(
     trx: Knex.Transaction,
     req: Required<CreateRefund> & { returnAmount: number },
   ): Promise<string> {
-    let q = trx('payments').where({ source: 'kaspi', txn_id: req.txnId });
-    if (this.db.dialect === 'mysql') q = q.forUpdate();
-    const p = await q.first();
+    const p = await this.payments.findForRefund(trx, 'kaspi', req.txnId);
     if (!p)
       throw new AppError('payment_not_found', `no Kaspi payment with txn_id ${req.txnId}`, {
         httpStatus: 404,
@@ -224,14 +221,14 @@ export class RefundService {
     if (p.state !== 'credited') {
       throw new AppError(
         'payment_not_credited',
-        `payment ${req.txnId} is ${String(p.state)}, not credited: nothing to refund`,
+        `payment ${req.txnId} is ${p.state}, not credited: nothing to refund`,
         {
           httpStatus: 409,
         },
       );
     }
-    const paid = toTiyn(p.amount);
-    const held = await this.store.heldAmount(trx, String(p.id));
+    const paid = p.amount;
+    const held = await this.store.heldAmount(trx, p.id);
     if (held + req.amount > paid) {
       throw new AppError(
         'refund_exceeds_payment',
@@ -242,9 +239,9 @@ export class RefundService {
     const id = await this.store.insert(trx, {
       refundIdentificator: randomUUID(),
       idempotencyKey: req.idempotencyKey,
-      paymentId: String(p.id),
+      paymentId: p.id,
       txnId: req.txnId,
-      account: String(p.account),
+      account: p.account,
       amount: req.amount,
       returnAmount: req.returnAmount,
       amountUnit: this.settings.amountUnit,

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { dbTime, type Db } from '../db/db.js';
-import { toTiyn, type Tiyn } from '../payments/money.js';
+import { toTiyn, type Tiyn } from '../shared/money.js';
 
 /**
  * Our refund statuses. `new`: stored, Kaspi's answer not known yet. The rest follow Kaspi's

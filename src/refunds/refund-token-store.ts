@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { dbTime, fromDbTime, isUniqueViolation, type Db } from '../db/db.js';
-import { UpstreamError } from '../http/errors.js';
+import { UpstreamError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import type { IssuedToken, TokenLease, TokenProvider } from './refund-api-client.js';
 

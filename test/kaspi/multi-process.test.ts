@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { createDb } from '../../src/db/db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
-import { createStores } from '../../src/main.js';
+import { createStores } from '../../src/wiring/wiring.js';
 import { startChildServer, type ChildServer } from '../support/child-process.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from '../support/databases.js';
 import { newTxnId, parseKaspi, TXN_DATE } from '../support/kaspi.js';

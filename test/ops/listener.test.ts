@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Billing } from '../../src/billing/billing.js';
 import { SqlBilling } from '../../src/billing/sql-billing.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
-import type { Stores } from '../../src/main.js';
+import type { Stores } from '../../src/wiring/wiring.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type ConfigOverrides, type TestGateway } from '../support/gateway.js';
 import { newTxnId, parseKaspi, TXN_DATE } from '../support/kaspi.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createDb, type Db } from '../../src/db/db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
-import { createStores } from '../../src/main.js';
+import { createStores } from '../../src/wiring/wiring.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { newTxnId, parseKaspi, TXN_DATE } from '../support/kaspi.js';
 

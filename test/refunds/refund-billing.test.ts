@@ -1,4 +1,4 @@
-import { UpstreamError } from '../../src/http/errors.js';
+import { UpstreamError } from '../../src/shared/errors.js';
 import { configureLogger } from '../../src/log/logger.js';
 import type { RefundNotice, RemoteRefundBilling } from '../../src/refunds/refund-billing.js';
 import { dbKinds } from '../support/databases.js';

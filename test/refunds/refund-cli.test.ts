@@ -6,7 +6,7 @@ import { registerPaymentCommands } from '../../src/cli/payment-commands.js';
 import { registerRefundCommands } from '../../src/cli/refund-commands.js';
 import { createDb } from '../../src/db/db.js';
 import { configureLogger } from '../../src/log/logger.js';
-import { createStores } from '../../src/main.js';
+import { createStores } from '../../src/wiring/wiring.js';
 import { dbKinds } from '../support/databases.js';
 import { FakeRefundApi } from '../support/fake-refund-api.js';
 import type { TestGateway } from '../support/gateway.js';

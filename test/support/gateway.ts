@@ -1,6 +1,6 @@
 import supertest from 'supertest';
 import { loadConfig, type Config, type ConfigKey } from '../../src/config/config.js';
-import { buildGateway, type Gateway, type Overrides } from '../../src/main.js';
+import { buildGateway, type Gateway, type Overrides } from '../../src/wiring/wiring.js';
 import { createTestDatabase, type DbKind, type TestDatabase } from './databases.js';
 
 export interface TestGateway {

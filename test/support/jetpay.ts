@@ -12,7 +12,7 @@ import type {
 } from '../../src/billing/billing.js';
 import { SqlBilling } from '../../src/billing/sql-billing.js';
 import { configureLogger } from '../../src/log/logger.js';
-import type { Overrides } from '../../src/main.js';
+import type { Overrides } from '../../src/wiring/wiring.js';
 
 export const PROJECT_ID = '4321';
 export const SECRET = 'jetpay-test-secret-7f3a';

@@ -1,4 +1,4 @@
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/wiring/wiring.js';
 
 /** What the database holds for a txn_id: the bank invariant is checked from here, not from answers. */
 export async function paymentsFor(g: Gateway, txnId: string) {

@@ -1,4 +1,4 @@
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/wiring/wiring.js';
 import type { DbKind, TestDatabase } from './databases.js';
 import type { FakeRefundApi } from './fake-refund-api.js';
 import { startTestGateway, type ConfigOverrides, type TestGateway } from './gateway.js';

@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../../src/config/config.js';
 import { configureLogger } from '../../src/log/logger.js';
-import { buildGateway } from '../../src/main.js';
+import { buildGateway } from '../../src/wiring/wiring.js';
 
 const config = loadConfig({
   overrides: { NODE_ENV: 'test', PORT: 0, ADMIN_PORT: 0, HOST: '127.0.0.1', SEED_DEMO_ACCOUNTS: false },

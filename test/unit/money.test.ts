@@ -1,5 +1,6 @@
-import { formatTenge, parseTenge, toTiyn } from '../../src/payments/money.js';
-import { readTxnDate, parseQuery } from '../../src/kaspi/kaspi-request.js';
+import { formatTenge, parseTenge, toTiyn } from '../../src/shared/money.js';
+import { parseQuery } from '../../src/kaspi/kaspi-request.js';
+import { readTxnDate } from '../../src/shared/txn-date.js';
 import { escapeXml } from '../../src/kaspi/kaspi-xml.js';
 
 describe('money is integer tiyn', () => {

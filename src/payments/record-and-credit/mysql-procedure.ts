@@ -1,57 +1,15 @@
-import { PROCEDURE } from '../../db/migrations/20261125090000_pay_accounts_procedure.js';
-import { dbTime, type Db } from '../db/db.js';
-import { getLogger } from '../log/logger.js';
-import type { Tiyn } from '../payments/money.js';
-import { extraJson } from '../payments/payment-store.js';
+import { dbTime, type Db } from '../../db/db.js';
+import { getLogger } from '../../log/logger.js';
+import { extraJson } from '../payment-store.js';
+import { PAY_PROCEDURE as PROCEDURE } from './one-call-columns.js';
+import type { OneCallPayment, OneCallStats, PoolClient } from './one-call-payment.js';
 
 const log = getLogger('one-call');
 
-/** A pay to record and credit at once; the fields of the payment row. */
-export interface OneCallPayment {
-  source: 'kaspi' | 'jetpay';
-  txnId: string;
-  account: string;
-  amount: Tiyn;
-  txnDateRaw: string | null;
-  txnDate: string | null;
-  extra: Record<string, string> | null;
-  /** The comment a credited payment answers with. */
-  comment: string;
-  /** The billing reference stored with it. */
-  billingRef: string;
-}
-
-/** The statements as better-sqlite3 prepares them (its Statement, reduced to what we call). */
-interface SqliteStatement {
-  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
-}
-interface SqliteConnection {
-  prepare(sql: string): SqliteStatement;
-  transaction<T>(fn: () => T): { immediate(): T };
-}
 interface MysqlConnection {
   query(sql: string, values: unknown[], cb: (err: Error | null, result: unknown) => void): void;
 }
-interface PoolClient {
-  acquireConnection(): Promise<unknown>;
-  releaseConnection(conn: unknown): Promise<unknown>;
-}
 
-const SQLITE_SQL = {
-  insertPayment:
-    'insert into `payments` (`source`, `txn_id`, `account`, `amount`, `txn_date_raw`, `txn_date`, `state`, `result`, ' +
-    '`comment`, `extra`, `billing_ref`, `attempts`, `next_attempt_at`, `received_at`, `updated_at`, `credited_at`) ' +
-    "values (?, ?, ?, ?, ?, ?, 'credited', 0, ?, ?, ?, 0, null, ?, ?, ?)",
-  creditBalance:
-    "update `accounts` set `balance` = `balance` + ?, `updated_at` = ? where `account` = ? and `status` = 'active'",
-  ledgerLine:
-    'insert into `account_ledger` (`payment_id`, `kind`, `ref`, `account`, `order_number`, `amount`, `created_at`) ' +
-    "values (?, 'credit', '', ?, null, ?, ?)",
-};
-type SqliteStatements = Record<keyof typeof SQLITE_SQL, SqliteStatement>;
-
-/** Thrown inside the SQLite transaction to roll it back when there is no such account. */
-const NO_ACCOUNT = Symbol('no active account');
 /** The procedure's D: this txn_id is stored already. */
 const DUPLICATE = Symbol('duplicate');
 /** The procedure's L: the account is locked by another transaction; the pay goes again alone. */
@@ -88,57 +46,33 @@ interface Waiting {
   reject(e: unknown): void;
 }
 
-/** What the one call did, for the bench and the tests: pays recorded per database call. */
-export interface OneCallStats {
-  calls: number;
-  pays: number;
-  /** Batches that failed as a whole and were sent again pay by pay. */
-  split: number;
-}
-
 /**
- * The common pay, a payment for an active account of the embedded billing, recorded and credited
- * in one database call: on MySQL one CALL of a stored procedure, on SQLite one synchronous
- * transaction on the connection. Measured, the round trips between the statements cost more than
- * the statements themselves (docs/performance.md; decision 009).
- *
- * The same writes as the general path (the payment under its unique key, the balance, the ledger
- * line), all in one transaction, so exactly-once rests on the same keys: a duplicate txn_id throws
- * the unique violation, a deadlock the retryable error, and nothing is written either way. Null
- * when the account is not an active account (nothing written): the caller takes the general path,
- * which knows orders and refusals.
- *
- * On MySQL, pays go through a lane of `maxInFlight` calls (one by default): pays that arrive while
- * the lane is busy wait and go together in the next call (group commit), one round trip and one log
- * flush for all of them. A pay alone goes at once, so a quiet gateway adds no wait. Measured at
- * 2000 pays/s, one lane cost ~390 µs of gateway CPU and ~160 µs of MariaDB CPU per pay, three lanes
- * ~500 and ~240 (smaller batches). Nothing one pay waits for holds up the lane: a call in the lane
- * never waits for a row lock (such a pay steps out), and what must go again goes alone, outside the
- * lane: a pay whose account is locked, and every pay of a batch that failed as a whole (a deadlock,
- * one pay's bad data), so each gets its own outcome, as if it had gone alone.
+ * MySQL: the common pay as one CALL of the stored procedure (its SQL is frozen in its migration).
+ * Pays go through a lane of `maxInFlight` calls (one by default): pays that arrive while the lane
+ * is busy wait and go together in the next call (group commit), one round trip and one log flush
+ * for all of them. A pay alone goes at once, so a quiet gateway adds no wait. Measured at 2000
+ * pays/s, one lane cost ~390 µs of gateway CPU and ~160 µs of MariaDB CPU per pay, three lanes ~500
+ * and ~240 (smaller batches). Nothing one pay waits for holds up the lane: a call in the lane never
+ * waits for a row lock (such a pay steps out), and what must go again goes alone, outside the lane:
+ * a pay whose account is locked, and every pay of a batch that failed as a whole (a deadlock, one
+ * pay's bad data), so each gets its own outcome, as if it had gone alone.
  */
-export class OneCallCredit {
-  private readonly sqliteStatements = new WeakMap<object, SqliteStatements>();
+export class MysqlProcedureLane {
   private readonly waiting: Waiting[] = [];
   private inFlight = 0;
   private readonly maxInFlight: number;
   private readonly maxBatch: number;
-  readonly stats: OneCallStats = { calls: 0, pays: 0, split: 0 };
 
   constructor(
     private readonly db: Db,
+    private readonly stats: OneCallStats,
     opts: OneCallOptions = {},
   ) {
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.maxBatch = Math.max(1, opts.maxBatch ?? 32);
   }
 
-  async run(p: OneCallPayment): Promise<string | null> {
-    if (this.db.dialect === 'sqlite') {
-      this.stats.calls++;
-      this.stats.pays++;
-      return this.runSqlite(p);
-    }
+  run(p: OneCallPayment): Promise<string | null> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ p, resolve, reject });
       this.pump();
@@ -263,57 +197,5 @@ export class OneCallCredit {
     } finally {
       await client.releaseConnection(conn);
     }
-  }
-
-  private async runSqlite(p: OneCallPayment): Promise<string | null> {
-    const now = dbTime();
-    const extra = extraJson(p.extra);
-    // knex's pool for SQLite holds one connection; taking it keeps every other statement out meanwhile.
-    const client = this.db.knex.client as PoolClient;
-    const conn = (await client.acquireConnection()) as SqliteConnection;
-    try {
-      const st = this.statementsFor(conn);
-      return conn
-        .transaction(() => {
-          const payment = String(
-            st.insertPayment.run(
-              p.source,
-              p.txnId,
-              p.account,
-              p.amount,
-              p.txnDateRaw,
-              p.txnDate,
-              p.comment,
-              extra,
-              p.billingRef,
-              now,
-              now,
-              now,
-            ).lastInsertRowid,
-          );
-          if (st.creditBalance.run(p.amount, now, p.account).changes !== 1) throw NO_ACCOUNT;
-          st.ledgerLine.run(payment, p.account, p.amount, now);
-          return payment as string | null;
-        })
-        .immediate();
-    } catch (e) {
-      if (e === NO_ACCOUNT) return null;
-      throw e;
-    } finally {
-      await client.releaseConnection(conn);
-    }
-  }
-
-  private statementsFor(conn: SqliteConnection): SqliteStatements {
-    let st = this.sqliteStatements.get(conn);
-    if (!st) {
-      st = {
-        insertPayment: conn.prepare(SQLITE_SQL.insertPayment),
-        creditBalance: conn.prepare(SQLITE_SQL.creditBalance),
-        ledgerLine: conn.prepare(SQLITE_SQL.ledgerLine),
-      };
-      this.sqliteStatements.set(conn, st);
-    }
-    return st;
   }
 }

@@ -1,13 +1,13 @@
 /**
  * One error base for everything we throw on purpose. `code` is stable (tests and logs use it),
- * `httpStatus` is what an HTTP API answers, `kaspiResult`/`jetpayCode` what the protocols answer.
- * `operational` errors are expected (bad input, a refused request); anything else is a programmer
- * error or an outage, and the mapper answers it with a generic text that leaks nothing.
+ * `httpStatus` is what an HTTP API answers. The base knows no protocol: each protocol edge maps
+ * errors to its own answers (src/kaspi/kaspi-errors.ts, src/jetpay/jetpay-errors.ts,
+ * src/http/error-mapper.ts), by class. `operational` errors are expected (bad input, a refused
+ * request); anything else is a programmer error or an outage, and every mapper answers it with a
+ * generic text that leaks nothing.
  */
 export interface AppErrorOptions {
   httpStatus?: number;
-  kaspiResult?: 0 | 1 | 2 | 3 | 4 | 5;
-  jetpayCode?: 400 | 404 | 500;
   operational?: boolean;
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -15,8 +15,6 @@ export interface AppErrorOptions {
 
 export class AppError extends Error {
   readonly httpStatus: number;
-  readonly kaspiResult: 0 | 1 | 2 | 3 | 4 | 5;
-  readonly jetpayCode: 400 | 404 | 500;
   readonly operational: boolean;
   readonly details?: Record<string, unknown>;
 
@@ -28,35 +26,33 @@ export class AppError extends Error {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.httpStatus = opts.httpStatus ?? 500;
-    this.kaspiResult = opts.kaspiResult ?? 5;
-    this.jetpayCode = opts.jetpayCode ?? 500;
     this.operational = opts.operational ?? true;
     this.details = opts.details;
   }
 }
 
-/** The request itself is wrong: protocol result 5 / JSON 400. */
+/** The request itself is wrong. */
 export class ValidationError extends AppError {
   constructor(message: string, details?: Record<string, unknown>) {
-    super('validation', message, { httpStatus: 400, kaspiResult: 5, jetpayCode: 400, details });
+    super('validation', message, { httpStatus: 400, details });
   }
 }
 
 export class NotFoundError extends AppError {
   constructor(what: string, message = `${what} not found`) {
-    super('not_found', message, { httpStatus: 404, kaspiResult: 1, jetpayCode: 404, details: { what } });
+    super('not_found', message, { httpStatus: 404, details: { what } });
   }
 }
 
 export class ConflictError extends AppError {
   constructor(message: string, details?: Record<string, unknown>) {
-    super('conflict', message, { httpStatus: 409, kaspiResult: 5, jetpayCode: 500, details });
+    super('conflict', message, { httpStatus: 409, details });
   }
 }
 
 export class UnauthorizedError extends AppError {
   constructor(message = 'unauthorized') {
-    super('unauthorized', message, { httpStatus: 401, jetpayCode: 400 });
+    super('unauthorized', message, { httpStatus: 401 });
   }
 }
 
@@ -74,7 +70,7 @@ export class UpstreamError extends AppError {
     readonly transient: boolean,
     opts: AppErrorOptions = {},
   ) {
-    super(code, message, { httpStatus: 502, kaspiResult: 5, jetpayCode: 500, ...opts });
+    super(code, message, { httpStatus: 502, ...opts });
   }
 }
 

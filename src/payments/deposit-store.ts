@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
-import { toTiyn, type Tiyn } from '../payments/money.js';
-import type { Payment, PaymentStore } from '../payments/payment-store.js';
+import { toTiyn, type Tiyn } from '../shared/money.js';
+import type { Payment, PaymentStore } from './payment-store.js';
 
 /** A JetPay deposit: a payment (source 'jetpay', txn_id = our payment_id) and what only JetPay has. */
 export interface Deposit extends Payment {
@@ -38,8 +38,11 @@ export function newPaymentId(): string {
   return id.slice(0, 18);
 }
 
-/** JetPay's reads and writes on the payments table; the generic ones stay in PaymentStore. */
-export class JetpayStore {
+/**
+ * JetPay's deposits: their reads and writes on the payments table (only src/payments writes it);
+ * the generic ones stay in PaymentStore.
+ */
+export class DepositStore {
   constructor(
     private readonly db: Db,
     private readonly payments: PaymentStore,

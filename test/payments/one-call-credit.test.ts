@@ -1,5 +1,5 @@
 import * as procedureMigration from '../../db/migrations/20261125090000_pay_accounts_procedure.js';
-import type { OneCallPayment } from '../../src/billing/one-call-credit.js';
+import type { OneCallPayment } from '../../src/payments/record-and-credit/one-call.js';
 import { EMBEDDED_CREDIT_REF } from '../../src/billing/sql-billing.js';
 import { isRetryableTxError, isUniqueViolation } from '../../src/db/db.js';
 import { dbKinds } from '../support/databases.js';

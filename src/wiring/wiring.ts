@@ -1,0 +1,300 @@
+import type { Express, Router } from 'express';
+import { createAdminApp } from '../admin/admin-app.js';
+import { adminApiRoutes } from '../admin/admin-api-routes.js';
+import { adminAuth } from '../admin/admin-auth.js';
+import { AuditStore } from '../audit/audit-log.js';
+import { auditRoutes } from '../audit/audit-routes.js';
+import { AccountAdmin } from '../billing/account-admin.js';
+import { createApp } from '../app.js';
+import { AccountStore } from '../billing/account-store.js';
+import type { Billing } from '../billing/billing.js';
+import { HttpBilling } from '../billing/http-billing.js';
+import { SqlBilling } from '../billing/sql-billing.js';
+import { ConfigError, jetpayEnabled, type Config } from '../config/config.js';
+import { SessionStore } from '../console/session-store.js';
+import { UserService } from '../console/user-service.js';
+import { UserStore } from '../console/user-store.js';
+import { createDb, type Db } from '../db/db.js';
+import { migrateLatest } from '../db/migrate.js';
+import { IpAllowlist } from '../http/ip-allowlist.js';
+import { RequestLog } from '../http/request-log.js';
+import { requestLogEvidence } from '../http/request-log-evidence.js';
+import { jetpayRoutes } from '../jetpay/jetpay-routes.js';
+import { JetpayService } from '../jetpay/jetpay-service.js';
+import { buildJobs } from '../jobs/jobs.js';
+import { Scheduler } from '../jobs/scheduler.js';
+import { registerSecrets } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
+import { DepositStore } from '../payments/deposit-store.js';
+import { createPaymentService, type PaymentService } from '../payments/payment-service.js';
+import { PaymentStore } from '../payments/payment-store.js';
+import { OneCallCredit } from '../payments/record-and-credit/one-call.js';
+import { RefundApiClient } from '../refunds/refund-api-client.js';
+import { refundBillingFor, type RefundBilling } from '../refunds/refund-billing.js';
+import { RefundPoller } from '../refunds/refund-poller.js';
+import { refundRoutes } from '../refunds/refund-routes.js';
+import { RefundService } from '../refunds/refund-service.js';
+import { RefundStore } from '../refunds/refund-store.js';
+import { RefundTokenStore } from '../refunds/refund-token-store.js';
+import { createLifecycle, type Lifecycle } from './lifecycle.js';
+
+/**
+ * The composition root, shared by the service (src/main.ts), the CLI and the tests:
+ * config → db → stores → services → apps → jobs. Plain functions, no container; a test swaps a
+ * piece by passing another in `overrides`. Add a capability here with one line per step.
+ */
+
+export interface Stores {
+  accounts: AccountStore;
+  /** The common pay (an active account) recorded and credited in one database call. */
+  oneCall: OneCallCredit;
+  payments: PaymentStore;
+  refunds: RefundStore;
+  requestLog: RequestLog;
+  /** JetPay's deposits: rows of `payments`, written by src/payments only. */
+  deposits: DepositStore;
+  /** The audit log, to read; entries are written with `audit.record(trx, ...)` in each change's transaction. */
+  audit: AuditStore;
+}
+
+export interface Services {
+  billing: Billing;
+  payments: PaymentService;
+  refunds: RefundService;
+  refundPoller: RefundPoller;
+  /** null when REFUND_API_URL is not set. */
+  refundApi: RefundApiClient | null;
+  refundTokens: RefundTokenStore | null;
+  /** null when JetPay is off (JETPAY_PROJECT_ID and JETPAY_SECRET not set). */
+  jetpay: JetpayService | null;
+  /** Embedded billing's accounts and orders as people change them (audited). */
+  accountAdmin: AccountAdmin;
+  /** The console's people, sign-in and sessions. */
+  users: UserService;
+}
+
+export interface Overrides {
+  db?: Db;
+  billing?: (stores: Stores, config: Config) => Billing;
+  /** How a refund's SUCCESS reaches the billing side; the embedded one by default. */
+  refundBilling?: (stores: Stores, config: Config) => RefundBilling;
+  /**
+   * The one call of the common pay; null sends every pay the general way (the parity tests). Off by
+   * default when `billing` is given: the one call would bypass that billing.
+   */
+  oneCall?: (stores: Stores) => OneCallCredit | null;
+}
+
+export interface Gateway extends Lifecycle {
+  config: Config;
+  db: Db;
+  stores: Stores;
+  services: Services;
+  metrics: Metrics;
+  app: Express;
+  adminApp: Express;
+  /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
+  scheduler: Scheduler;
+}
+
+export function createStores(db: Db): Stores {
+  const payments = new PaymentStore(db);
+  return {
+    accounts: new AccountStore(db),
+    oneCall: new OneCallCredit(db),
+    payments,
+    refunds: new RefundStore(db),
+    requestLog: new RequestLog(db),
+    deposits: new DepositStore(db, payments),
+    audit: new AuditStore(db),
+  };
+}
+
+export function createBilling(config: Config, stores: Stores): Billing {
+  if (config.BILLING_ADAPTER === 'http') {
+    return new HttpBilling(
+      {
+        baseUrl: config.BILLING_URL as string,
+        token: config.BILLING_TOKEN,
+        timeoutMs: config.BILLING_TIMEOUT_MS,
+        maxAttempts: config.BILLING_MAX_ATTEMPTS,
+        retryBaseMs: config.BILLING_RETRY_BASE_MS,
+      },
+      stores.requestLog,
+    );
+  }
+  return new SqlBilling(stores.accounts, { allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL });
+}
+
+export function createServices(config: Config, db: Db, stores: Stores, overrides: Overrides = {}): Services {
+  const billing = overrides.billing?.(stores, config) ?? createBilling(config, stores);
+  const payments = createPaymentService(
+    {
+      db,
+      payments: stores.payments,
+      billing,
+      // The one call bypasses the billing object: a billing passed in (a test's) gets every pay.
+      oneCall: overrides.oneCall ? overrides.oneCall(stores) : overrides.billing ? null : stores.oneCall,
+    },
+    {
+      deadlineMs: config.PAY_DEADLINE_MS,
+      retryBackoffMs: config.RETRY_BACKOFF_MS,
+      retryBackoffMaxMs: config.RETRY_BACKOFF_MAX_MS,
+      txnDateOffset: config.KASPI_TXN_DATE_OFFSET,
+    },
+  );
+  let refundApi: RefundApiClient | null = null;
+  let refundTokens: RefundTokenStore | null = null;
+  if (config.REFUND_API_URL) {
+    // The store fetches through the client, the client takes tokens from the store.
+    refundTokens = new RefundTokenStore(db, () => (refundApi as RefundApiClient).getToken(), {
+      lockMs: config.REFUND_API_TIMEOUT_MS * 2 + 5000,
+      waitMs: config.REFUND_API_TIMEOUT_MS * 3 + 5000,
+    });
+    refundApi = new RefundApiClient(
+      {
+        baseUrl: config.REFUND_API_URL,
+        login: config.REFUND_API_LOGIN ?? '',
+        password: config.REFUND_API_PASSWORD ?? '',
+        timeoutMs: config.REFUND_API_TIMEOUT_MS,
+      },
+      stores.requestLog,
+      refundTokens,
+    );
+  }
+  const refundBilling =
+    overrides.refundBilling?.(stores, config) ?? refundBillingFor(billing, stores.accounts);
+  const refunds = new RefundService(db, stores.refunds, stores.payments, refundApi, refundBilling, {
+    amountUnit: config.REFUND_AMOUNT_UNIT,
+    backoffMs: config.REFUND_BACKOFF_MS,
+    maxAgeDays: config.REFUND_MAX_AGE_DAYS,
+  });
+  const refundPoller = new RefundPoller(stores.refunds, refunds);
+  return {
+    billing,
+    payments,
+    jetpay: createJetpayService(config, stores, billing, payments),
+    refunds,
+    refundPoller,
+    refundApi,
+    refundTokens,
+    accountAdmin: new AccountAdmin(db, stores.accounts),
+    users: createUserService(config, db),
+  };
+}
+
+export function createUserService(config: Config, db: Db): UserService {
+  const sessions = new SessionStore(db, {
+    idleMs: config.CONSOLE_SESSION_IDLE_MIN * 60_000,
+    absoluteMs: config.CONSOLE_SESSION_MAX_HOURS * 3_600_000,
+  });
+  return new UserService(db, new UserStore(db), sessions);
+}
+
+function createJetpayService(
+  config: Config,
+  stores: Stores,
+  billing: Billing,
+  payments: PaymentService,
+): JetpayService | null {
+  if (!jetpayEnabled(config)) return null;
+  return new JetpayService({
+    billing,
+    payments,
+    store: stores.deposits,
+    rules: {
+      accountRegex: new RegExp(config.ACCOUNT_REGEX, 'u'),
+      minSum: config.PAY_MIN_SUM,
+      maxSum: config.PAY_MAX_SUM,
+      allowPartialOrderPayment: config.ORDER_ALLOW_PARTIAL,
+    },
+    deadlineMs: config.PAY_DEADLINE_MS,
+  });
+}
+
+export function createApps(config: Config, db: Db, stores: Stores, services: Services, metrics?: Metrics) {
+  const publicRouters: Router[] = [];
+  const adminRouters: Router[] = [
+    adminAuth(config.ADMIN_API_KEY),
+    adminApiRoutes({
+      payments: stores.payments,
+      accounts: services.billing.kind === 'sql' ? stores.accounts : null,
+      accountAdmin: services.accountAdmin,
+      refundsFor: (paymentId) => services.refunds.forPayment(paymentId),
+      evidenceFor: (txnId) => requestLogEvidence(db, txnId),
+    }),
+    refundRoutes({ refunds: services.refunds }),
+    auditRoutes({ audit: stores.audit }),
+  ];
+  if (services.jetpay) {
+    // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
+    publicRouters.push(
+      jetpayRoutes({
+        service: services.jetpay,
+        requestLog: stores.requestLog,
+        projectId: config.JETPAY_PROJECT_ID as string,
+        secret: config.JETPAY_SECRET as string,
+        skipRequestSignature: config.JETPAY_SKIP_SIGNATURE,
+        stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
+      }),
+    );
+  }
+  const app = createApp({
+    config,
+    allowlist: new IpAllowlist(config.KASPI_ALLOWED_IPS),
+    payments: services.payments,
+    requestLog: stores.requestLog,
+    metrics,
+    routers: publicRouters,
+  });
+  const adminApp = createAdminApp({ db, metrics, routers: adminRouters });
+  return { app, adminApp };
+}
+
+function databasePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole service, built and migrated but not listening: start() and stop() are its lifecycle. */
+export async function buildGateway(config: Config, overrides: Overrides = {}): Promise<Gateway> {
+  const bad = IpAllowlist.validate(config.KASPI_ALLOWED_IPS);
+  if (bad !== null) throw new ConfigError([`KASPI_ALLOWED_IPS: "${bad}" is not an IP address or CIDR`]);
+  registerSecrets(
+    config.JETPAY_SECRET,
+    config.BILLING_TOKEN,
+    config.REFUND_API_PASSWORD,
+    config.ADMIN_API_KEY,
+    databasePassword(config.DATABASE_URL),
+  );
+
+  const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  await migrateLatest(db);
+  const stores = createStores(db);
+  const services = createServices(config, db, stores, overrides);
+  const metrics = new Metrics(db, { stuckAfterMs: config.RETRY_STUCK_AFTER_MS });
+  const { app, adminApp } = createApps(config, db, stores, services, metrics);
+  // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
+  const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  metrics.watchJobs(scheduler);
+
+  const lifecycle = createLifecycle({
+    config,
+    db,
+    ownsDb: !overrides.db,
+    app,
+    adminApp,
+    metrics,
+    scheduler,
+    drainPayments: (ms) => services.payments.drain(ms),
+    beforeDbClose: async () => {
+      if (services.billing instanceof HttpBilling) services.billing.close();
+      await stores.requestLog.flush();
+    },
+  });
+  return { config, db, stores, services, metrics, app, adminApp, scheduler, ...lifecycle };
+}
