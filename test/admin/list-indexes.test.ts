@@ -100,12 +100,13 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
       { indexes: { refunds: ['refunds_txn_idx'] } },
     ],
     [
-      'the metrics scrape (pending credits, refunds by status)',
+      'the metrics scrape (pending credits, refunds by status, flagged refunds)',
       () => '/metrics',
       {
         indexes: {
           payments: ['payments_state_next_idx', 'payments_state_idx'],
-          refunds: ['refunds_status_idx', 'refunds_status_next_idx'],
+          // by status for gateway_refunds{status}; flagged_at for gateway_refunds_flagged
+          refunds: ['refunds_status_idx', 'refunds_status_next_idx', 'refunds_flagged_idx'],
         },
       },
     ],
