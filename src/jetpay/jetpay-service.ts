@@ -1,5 +1,6 @@
 import { maskName, type Billing, type BillingEntity, type Lookup } from '../billing/billing.js';
 import { isAppError, NotFoundError } from '../shared/errors.js';
+import { toJetpayAnswer } from './jetpay-errors.js';
 import { getLogger } from '../log/logger.js';
 import type { Tiyn } from '../shared/money.js';
 import type { PaymentService } from '../payments/payment-service.js';
@@ -182,7 +183,7 @@ export class JetpayService {
    * an ERROR of its own, see StuckCallbackWatch); anything else is a bug, logged whole, also 500.
    */
   private inDoubt(paymentId: string, e: unknown): CallbackAnswer {
-    if (isAppError(e) && e.operational && e.jetpayCode !== 500) throw e;
+    if (isAppError(e) && e.operational && toJetpayAnswer(e).code !== 500) throw e;
     if (isDatabaseOutage(e)) {
       log.warn('jetpay callback met a database failure: answered 500 so JetPay repeats', {
         paymentId,
