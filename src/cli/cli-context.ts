@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { createDb, type Db } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
-import { configureLogger } from '../log/logger.js';
+import { configureLogger, quietTestRun } from '../log/logger.js';
 import { createStores, type Stores } from '../wiring/wiring.js';
 
 /** What a CLI command gets: the same config, database and stores the service uses. */
@@ -18,6 +18,7 @@ export async function openCliContext({ migrate = true } = {}): Promise<CliContex
     level: config.LOG_LEVEL === 'debug' ? 'debug' : 'warn',
     format: config.LOG_FORMAT,
     stream: process.stderr,
+    silent: quietTestRun(),
   });
   const db = createDb(config.DATABASE_URL, { poolMax: 2 });
   if (migrate) await migrateLatest(db);

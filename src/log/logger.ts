@@ -174,10 +174,17 @@ const requestContextFormat = winston.format((info) => {
 
 let root: winston.Logger | undefined;
 
+/** A test run (jest sets NODE_ENV=test) without LOG_LEVEL writes no log: `LOG_LEVEL=warn npm test` shows it. */
+export function quietTestRun(): boolean {
+  return process.env.NODE_ENV === 'test' && process.env.LOG_LEVEL === undefined;
+}
+
 export interface LoggerOptions {
   level: string;
   format: 'json' | 'pretty';
   stream?: NodeJS.WritableStream;
+  /** Write nothing at all (a test run without LOG_LEVEL); any later configureLogger() turns it back on. */
+  silent?: boolean;
 }
 
 export function configureLogger(opts: LoggerOptions): winston.Logger {
@@ -202,12 +209,14 @@ export function configureLogger(opts: LoggerOptions): winston.Logger {
     format: fmt,
     transports: [transport],
     defaultMeta: worker === undefined ? undefined : { worker: Number(worker), pid: process.pid },
+    silent: opts.silent ?? false,
   });
   if (root) {
     root.clear();
     for (const t of logger.transports) root.add(t);
     root.format = fmt;
     root.level = opts.level;
+    root.silent = opts.silent ?? false;
     root.defaultMeta = logger.defaultMeta;
     return root;
   }
@@ -218,9 +227,12 @@ export function configureLogger(opts: LoggerOptions): winston.Logger {
 function rootLogger(): winston.Logger {
   if (!root) {
     const env = process.env.NODE_ENV;
+    // A test run is quiet unless LOG_LEVEL asks otherwise (`LOG_LEVEL=warn npm test`); a test that reads
+    // the log configures its own (test/support/log-capture.ts), which turns this off.
     configureLogger({
       level: process.env.LOG_LEVEL ?? (env === 'test' ? 'warn' : 'info'),
       format: (process.env.LOG_FORMAT as 'json' | 'pretty') ?? (env === 'production' ? 'json' : 'pretty'),
+      silent: quietTestRun(),
     });
   }
   return root as winston.Logger;

@@ -1,13 +1,13 @@
 import { dbNow } from '../../src/db/db-clock.js';
 import { createDb, type Db } from '../../src/db/db.js';
 import { migrateLatest } from '../../src/db/migrate.js';
-import { configureLogger } from '../../src/log/logger.js';
+import { configureLogger, quietTestRun } from '../../src/log/logger.js';
 import { LeaseStore } from '../../src/jobs/lease-store.js';
 import { Scheduler, type JobContext } from '../../src/jobs/scheduler.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from '../support/databases.js';
 
 // The failures these tests provoke are logged on purpose; keep the output for real ones.
-configureLogger({ level: 'error', format: 'pretty' });
+configureLogger({ level: 'error', format: 'pretty', silent: quietTestRun() });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

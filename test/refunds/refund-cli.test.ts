@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { registerPaymentCommands } from '../../src/cli/payment-commands.js';
 import { registerRefundCommands } from '../../src/cli/refund-commands.js';
 import { createDb } from '../../src/db/db.js';
-import { configureLogger } from '../../src/log/logger.js';
+import { configureLogger, quietTestRun } from '../../src/log/logger.js';
 import { createStores } from '../../src/wiring/wiring.js';
 import { dbKinds } from '../support/databases.js';
 import { FakeRefundApi } from '../support/fake-refund-api.js';
@@ -21,7 +21,7 @@ describe.each(dbKinds)('[%s] refunds and payments on the command line', (kind) =
   beforeAll(async () => {
     // As the real CLI does (src/cli/cli-context.ts): stdout is for what a command prints, logs go to
     // stderr, so a log line of the gateway in this process never lands in the JSON read below.
-    configureLogger({ level: 'warn', format: 'pretty', stream: process.stderr });
+    configureLogger({ level: 'warn', format: 'pretty', stream: process.stderr, silent: quietTestRun() });
     fake = new FakeRefundApi();
     await fake.start();
     t = await startRefundGateway(kind, fake);
