@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '../../src/db/db.js';
 import { AwaitingPayments } from '../../src/payments/awaiting-payments.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -28,7 +29,10 @@ describe.each(dbKinds)('[%s] a payment recorded before the money moves (awaiting
     const outcomes = await Promise.all(
       [1, 2, 3].map(() => t.gateway.services.payments.creditStored(id, ['awaiting_payment'])),
     );
-    expect(outcomes.every((o) => o.result === 0)).toBe(true);
+    // One wins the conditional move and credits; one racing it while it credits gets 4 (in processing).
+    expect(outcomes.every((o) => o.result === 0 || o.result === 4)).toBe(true);
+    expect(outcomes.some((o) => o.result === 0)).toBe(true);
+    expect((await t.gateway.services.payments.creditStored(id, ['awaiting_payment'])).result).toBe(0);
     expect(await creditsFor(t.gateway, '900000000000000001')).toHaveLength(1);
     expect(await balanceOf(t.gateway, 'AW-1')).toBe(150_00);
     expect(await awaiting.decline(id, 'too late')).toBe(false);
@@ -37,7 +41,11 @@ describe.each(dbKinds)('[%s] a payment recorded before the money moves (awaiting
 
   it('when the same purchase number is recorded twice, then the unique key refuses the second and nothing else is stored', async () => {
     await record('900000000000000002');
-    await expect(record('900000000000000002')).rejects.toThrow();
+    const second = await record('900000000000000002').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isUniqueViolation(second)).toBe(true);
     expect(await paymentsFor(t.gateway, '900000000000000002')).toHaveLength(1);
   });
 
