@@ -12,7 +12,12 @@ export interface JobDeps {
   config: Config;
   db: Db;
   stores: { payments: PaymentStore };
-  services: { payments: PaymentService; refunds: { readonly enabled: boolean }; refundPoller: RefundPoller };
+  services: {
+    payments: PaymentService;
+    refunds: { readonly enabled: boolean };
+    refundPoller: RefundPoller;
+    reconcile?: { watch(now?: Date): Promise<unknown> };
+  };
 }
 
 export const CREDIT_RETRY_JOB = 'credit-retry';
@@ -45,6 +50,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       },
     },
   ];
+  // Closes reconciliation items that healed, escalates watched ones past their grace, logs overdue ones.
+  const reconcile = services.reconcile;
+  if (reconcile) {
+    jobs.push({
+      name: 'reconcile-watch',
+      cron: config.RECONCILE_WATCH_CRON,
+      leaseMs: 10 * 60_000,
+      run: async () => {
+        await reconcile.watch();
+      },
+    });
+  }
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
   if (services.refunds.enabled) {
     jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));
