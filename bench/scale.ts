@@ -243,18 +243,18 @@ const pct = (xs: number[], p: number) => {
 const rand = (n: number) => Math.floor(Math.random() * n);
 
 /** What the admin API is asked, with a fresh parameter per request. */
-async function adminCases(db: Db) {
+async function adminCases(db: Db, size: FillSize) {
   const k = db.knex;
   const bounds = (await k('payments').min({ lo: 'id' }).max({ hi: 'id' })) as { lo: string; hi: string }[];
   const lo = Number(bounds[0]?.lo ?? 1);
   const hi = Number(bounds[0]?.hi ?? 1);
-  const [oldest] = (await k('request_log').min({ at: 'at' })) as { at: string }[];
+  const [oldest] = (await k('payments').min({ at: 'received_at' })) as { at: string }[];
   // payments whose request log survives any purge of this run: the newer half
   const txnOf = (i: number) => `9${String(i).padStart(17, '0')}`;
-  const paymentIndex = () => Math.floor(SIZE.payments / 2) + rand(Math.floor(SIZE.payments / 2));
+  const paymentIndex = () => Math.floor(size.payments / 2) + rand(Math.floor(size.payments / 2));
   const refundTxns = (await k('refunds').orderBy('id').limit(2000).pluck('txn_id')) as string[];
   const deep = (share: number) => String(lo + Math.floor((hi - lo) * share * Math.random()));
-  const acct = () => accountName(rand(SIZE.accounts));
+  const acct = () => accountName(rand(size.accounts));
   const dayMs = 86_400_000;
   const oldestMs = new Date(
     `${String(oldest?.at ?? new Date().toISOString())
@@ -262,7 +262,7 @@ async function adminCases(db: Db) {
       .replace(/Z?$/, 'Z')}`,
   ).getTime();
   const day = () => {
-    const d = new Date(oldestMs + (rand(SIZE.days - 2) + 1) * dayMs).toISOString().slice(0, 10);
+    const d = new Date(oldestMs + (rand(size.days - 2) + 1) * dayMs).toISOString().slice(0, 10);
     const next = new Date(new Date(`${d}T00:00:00Z`).getTime() + dayMs).toISOString().slice(0, 10);
     return `from=${d}&to=${next}`;
   };
@@ -287,7 +287,7 @@ async function adminCases(db: Db) {
     ['one payment by txn_id, with its refunds', () => `/api/payments/${txnOf(paymentIndex())}`, 50],
     ["one payment's request-log evidence", () => `/api/payments/${txnOf(paymentIndex())}/request-log`, 20],
     ['refunds, first page', () => '/api/refunds?limit=50', 50],
-    ['refunds, a deep page', () => `/api/refunds?limit=50&before=${rand(SIZE.refunds / 10) + 1}`, 50],
+    ['refunds, a deep page', () => `/api/refunds?limit=50&before=${rand(size.refunds / 10) + 1}`, 50],
     ['refunds fatal, first page', () => '/api/refunds?status=fatal&limit=50', 50],
     ['refunds flagged', () => '/api/refunds?flagged=true&limit=50', 50],
     ['refunds of a txn_id', () => `/api/refunds?txnId=${refundTxns.length ? pick(refundTxns) : '1'}`, 50],
@@ -295,8 +295,8 @@ async function adminCases(db: Db) {
   return cases;
 }
 
-async function adminLists(kind: string, db: Db, full: Child): Promise<void> {
-  const cases = await adminCases(db);
+async function adminLists(kind: string, db: Db, full: Child, size: FillSize): Promise<void> {
+  const cases = await adminCases(db, size);
   say();
   say(
     `${kind}: admin API on the full database, ${SAMPLES} requests per row one at a time (a random account, cursor, day or txn_id each)`,
@@ -445,7 +445,7 @@ async function runFor(kind: string, url: string, size: FillSize): Promise<void> 
   try {
     await payAndCheck(kind, empty, full);
     await empty.stop();
-    await adminLists(kind, db, full);
+    await adminLists(kind, db, full, size);
     await full.stop();
     await purgeDuringPays(kind, url, db, workDir);
   } finally {
