@@ -257,7 +257,16 @@ export class ReconcileService {
       throw mapError;
     }
     try {
-      await this.matchAndStore(runId, fileId, rows, period, profile, receivedAt, o, existing !== null);
+      await this.matchAndStore(
+        runId,
+        fileId,
+        rows,
+        period,
+        profile,
+        receivedAt,
+        o,
+        await this.store.hasRows(fileId),
+      );
     } catch (e) {
       await this.store.failRun(runId, {
         code: e instanceof AppError ? e.code : 'internal',
