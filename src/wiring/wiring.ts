@@ -37,6 +37,11 @@ import { RefundService } from '../refunds/refund-service.js';
 import { RefundStore } from '../refunds/refund-store.js';
 import { RefundTokenStore } from '../refunds/refund-token-store.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
+import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
+import { KaspiQrUnavailableError } from '../kaspi-qr/kaspi-qr-errors.js';
+import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
+import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
+import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -71,6 +76,13 @@ export interface Services {
   accountAdmin: AccountAdmin;
   /** The console's people, sign-in and sessions. */
   users: UserService;
+  /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
+  qrReturns: QrReturnParts | null;
+}
+
+export interface QrReturnParts {
+  returns: KaspiQrReturns;
+  close(): void;
 }
 
 export interface Overrides {
@@ -169,8 +181,11 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     backoffMs: config.REFUND_BACKOFF_MS,
     maxAgeDays: config.REFUND_MAX_AGE_DAYS,
   });
+  const qrReturns = createKaspiQrReturns(config, db, stores);
+  if (qrReturns) refunds.useKaspiQr(qrReturns.returns);
   const refundPoller = new RefundPoller(stores.refunds, refunds);
   return {
+    qrReturns,
     billing,
     payments,
     jetpay: createJetpayService(config, stores, billing, payments),
@@ -181,6 +196,62 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
   };
+}
+
+/**
+ * Kaspi QR returns (src/refunds/kaspi-qr-returns.ts) on a Kaspi QR client of their own; the device
+ * token from KASPI_QR_DEVICE_TOKEN, else the one `qr device register` stored.
+ */
+export function createKaspiQrReturns(config: Config, db: Db, stores: Stores): QrReturnParts | null {
+  const scheme = config.KASPI_QR_SCHEME;
+  if (!scheme) return null;
+  registerSecrets(config.KASPI_QR_API_KEY, config.KASPI_QR_KEY_PASSPHRASE, config.KASPI_QR_DEVICE_TOKEN);
+  const baseUrl = config.KASPI_QR_BASE_URL as string;
+  const client = new KaspiQrClient({
+    scheme,
+    baseUrl,
+    apiKey: config.KASPI_QR_API_KEY,
+    organizationBin: config.KASPI_QR_ORGANIZATION_BIN,
+    certFile: config.KASPI_QR_CERT_FILE,
+    keyFile: config.KASPI_QR_KEY_FILE,
+    pfxFile: config.KASPI_QR_PFX_FILE,
+    passphrase: config.KASPI_QR_KEY_PASSPHRASE,
+    caFile: config.KASPI_QR_CA_FILE,
+    timeoutMs: config.KASPI_QR_TIMEOUT_MS,
+    testMode: config.KASPI_QR_TEST_MODE,
+  });
+  const qrStore = new KaspiQrStore(db);
+  const port: KaspiQrPort = {
+    client,
+    async deviceToken() {
+      const token = config.KASPI_QR_DEVICE_TOKEN ?? (await qrStore.activeDevice(baseUrl))?.deviceToken;
+      if (!token)
+        throw new KaspiQrUnavailableError(
+          'kaspi_qr_no_device',
+          'no Kaspi QR device: run `qr device register` or set KASPI_QR_DEVICE_TOKEN',
+        );
+      return token;
+    },
+  };
+  // The lock outlives the longest conversation: details (3 GET attempts), return, details, return, details.
+  const lockHoldMs = config.KASPI_QR_TIMEOUT_MS * 12 + 30_000;
+  const returns = new KaspiQrReturns(
+    {
+      db,
+      port,
+      refunds: stores.refunds,
+      qrRefunds: new KaspiQrRefundStore(db),
+      payments: stores.payments,
+      lock: new ReturnLock(db, lockHoldMs),
+      requestLog: stores.requestLog,
+    },
+    {
+      lockHoldMs,
+      lockWaitMs: config.KASPI_QR_TIMEOUT_MS * 2 + 5_000,
+      recheckMs: config.REFUND_BACKOFF_MS,
+    },
+  );
+  return { returns, close: () => client.close() };
 }
 
 export function createUserService(config: Config, db: Db): UserService {
@@ -293,6 +364,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     drainPayments: (ms) => services.payments.drain(ms),
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
+      services.qrReturns?.close();
       await stores.requestLog.flush();
     },
   });
