@@ -13,7 +13,11 @@ export interface JobDeps {
   db: Db;
   stores: { payments: PaymentStore };
   services: { payments: PaymentService; refunds: { readonly enabled: boolean }; refundPoller: RefundPoller };
+  /** r2 return sessions' engine (Kaspi QR returns); absent or null when Kaspi QR is off. */
+  qrReturnSessions?: { run(opts: { signal?: AbortSignal }): Promise<number> } | null;
 }
+
+export const QR_RETURN_SESSIONS_JOB = 'kaspi-qr-return-sessions';
 
 export const CREDIT_RETRY_JOB = 'credit-retry';
 
@@ -48,6 +52,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
   if (services.refunds.enabled) {
     jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));
+  }
+  const sessions = deps.qrReturnSessions;
+  if (sessions) {
+    // Each session is still polled at its own QrCodeScanEventPollingInterval; the tick looks for due ones.
+    jobs.push({
+      name: QR_RETURN_SESSIONS_JOB,
+      cron: config.KASPI_QR_POLL_CRON,
+      leaseMs: config.KASPI_QR_TIMEOUT_MS * 12 + 30_000,
+      run: async (ctx) => {
+        await sessions.run({ signal: ctx.signal });
+      },
+    });
   }
   return jobs;
 }

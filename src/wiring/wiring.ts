@@ -42,6 +42,8 @@ import { KaspiQrUnavailableError } from '../kaspi-qr/kaspi-qr-errors.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
 import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
 import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
+import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
+import { returnPageRoutes, returnSessionRoutes } from '../refunds/kaspi-qr-return-routes.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -82,6 +84,8 @@ export interface Services {
 
 export interface QrReturnParts {
   returns: KaspiQrReturns;
+  /** r2 return sessions (the payer scans a return QR); their engine is the `kaspi-qr-return-sessions` job. */
+  sessions: ReturnSessions;
   close(): void;
 }
 
@@ -251,7 +255,23 @@ export function createKaspiQrReturns(config: Config, db: Db, stores: Stores): Qr
       recheckMs: config.REFUND_BACKOFF_MS,
     },
   );
-  return { returns, close: () => client.close() };
+  const sessions = new ReturnSessions(
+    {
+      db,
+      port,
+      store: new ReturnSessionStore(db),
+      returns,
+      refunds: stores.refunds,
+      payments: stores.payments,
+      requestLog: stores.requestLog,
+    },
+    {
+      publicBaseUrl: (config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+      graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
+      identifiedForMs: 10 * 60_000,
+    },
+  );
+  return { returns, sessions, close: () => client.close() };
 }
 
 export function createUserService(config: Config, db: Db): UserService {
@@ -297,6 +317,13 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
   ];
+  const qrReturns = services.qrReturns;
+  if (qrReturns) {
+    adminRouters.push(returnSessionRoutes({ sessions: qrReturns.sessions, refunds: services.refunds }));
+    publicRouters.push(
+      returnPageRoutes({ sessions: qrReturns.sessions, merchantName: config.KASPI_QR_MERCHANT_NAME }),
+    );
+  }
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
     publicRouters.push(
@@ -350,7 +377,14 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
   // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
   const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
-  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  for (const job of buildJobs({
+    config,
+    db,
+    stores,
+    services,
+    qrReturnSessions: services.qrReturns?.sessions ?? null,
+  }))
+    scheduler.register(job);
   metrics.watchJobs(scheduler);
 
   const lifecycle = createLifecycle({
