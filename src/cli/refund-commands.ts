@@ -45,7 +45,7 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
     try {
       return await fn(s.refunds);
     } finally {
-      s.qrReturns?.close();
+      s.kaspiQr?.service.client.close();
     }
   };
 

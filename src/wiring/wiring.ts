@@ -37,9 +37,14 @@ import { RefundService } from '../refunds/refund-service.js';
 import { RefundStore } from '../refunds/refund-store.js';
 import { RefundTokenStore } from '../refunds/refund-token-store.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
+import { AwaitingPayments } from '../payments/awaiting-payments.js';
+import { AttemptStore } from '../kaspi-qr/kaspi-qr-attempts.js';
 import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
-import { KaspiQrUnavailableError } from '../kaspi-qr/kaspi-qr-errors.js';
+import { KaspiQrEngine } from '../kaspi-qr/kaspi-qr-engine.js';
+import { kaspiQrRoutes } from '../kaspi-qr/kaspi-qr-routes.js';
+import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
+import { parseLateChecks } from '../config/kaspi-qr-config.js';
 import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
 import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
 import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
@@ -78,15 +83,21 @@ export interface Services {
   accountAdmin: AccountAdmin;
   /** The console's people, sign-in and sessions. */
   users: UserService;
+  /** null when KASPI_QR_SCHEME is not set (Kaspi QR off: its routes are 404, nothing of it runs). */
+  kaspiQr: KaspiQrParts | null;
   /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
   qrReturns: QrReturnParts | null;
+}
+
+export interface KaspiQrParts {
+  service: KaspiQrService;
+  engine: KaspiQrEngine;
 }
 
 export interface QrReturnParts {
   returns: KaspiQrReturns;
   /** r2 return sessions (the payer scans a return QR); their engine is the `kaspi-qr-return-sessions` job. */
   sessions: ReturnSessions;
-  close(): void;
 }
 
 export interface Overrides {
@@ -185,7 +196,8 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     backoffMs: config.REFUND_BACKOFF_MS,
     maxAgeDays: config.REFUND_MAX_AGE_DAYS,
   });
-  const qrReturns = createKaspiQrReturns(config, db, stores);
+  const kaspiQr = createKaspiQr(config, db, stores, payments);
+  const qrReturns = kaspiQr ? createKaspiQrReturns(config, db, stores, kaspiQr.service) : null;
   if (qrReturns) refunds.useKaspiQr(qrReturns.returns);
   const refundPoller = new RefundPoller(stores.refunds, refunds);
   return {
@@ -199,14 +211,17 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
+    kaspiQr,
   };
 }
 
-/**
- * Kaspi QR returns (src/refunds/kaspi-qr-returns.ts) on a Kaspi QR client of their own; the device
- * token from KASPI_QR_DEVICE_TOKEN, else the one `qr device register` stored.
- */
-export function createKaspiQrReturns(config: Config, db: Db, stores: Stores): QrReturnParts | null {
+/** Kaspi QR's client, service and status engine; null when KASPI_QR_SCHEME is unset. */
+export function createKaspiQr(
+  config: Config,
+  db: Db,
+  stores: Stores,
+  payments: PaymentService,
+): KaspiQrParts | null {
   const scheme = config.KASPI_QR_SCHEME;
   if (!scheme) return null;
   registerSecrets(config.KASPI_QR_API_KEY, config.KASPI_QR_KEY_PASSPHRASE, config.KASPI_QR_DEVICE_TOKEN);
@@ -224,19 +239,45 @@ export function createKaspiQrReturns(config: Config, db: Db, stores: Stores): Qr
     timeoutMs: config.KASPI_QR_TIMEOUT_MS,
     testMode: config.KASPI_QR_TEST_MODE,
   });
-  const qrStore = new KaspiQrStore(db);
-  const port: KaspiQrPort = {
-    client,
-    async deviceToken() {
-      const token = config.KASPI_QR_DEVICE_TOKEN ?? (await qrStore.activeDevice(baseUrl))?.deviceToken;
-      if (!token)
-        throw new KaspiQrUnavailableError(
-          'kaspi_qr_no_device',
-          'no Kaspi QR device: run `qr device register` or set KASPI_QR_DEVICE_TOKEN',
-        );
-      return token;
+  const service = new KaspiQrService(
+    {
+      db,
+      client,
+      store: new KaspiQrStore(db),
+      attempts: new AttemptStore(db),
+      awaiting: new AwaitingPayments(stores.payments),
+      payments,
     },
-  };
+    {
+      baseUrl,
+      deviceToken: config.KASPI_QR_DEVICE_TOKEN,
+      tradePointId: config.KASPI_QR_TRADE_POINT_ID,
+      deviceId: config.KASPI_QR_DEVICE_ID,
+      timeoutMs: config.KASPI_QR_TIMEOUT_MS,
+      merchantName: config.KASPI_QR_MERCHANT_NAME,
+      publicBaseUrl: (config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+      minSum: config.PAY_MIN_SUM,
+      maxSum: config.PAY_MAX_SUM,
+      accountRegex: new RegExp(config.ACCOUNT_REGEX, 'u'),
+    },
+  );
+  const engine = new KaspiQrEngine(service, {
+    graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
+    lateChecksMs: parseLateChecks(config.KASPI_QR_LATE_CHECKS) ?? [],
+  });
+  return { service, engine };
+}
+
+/**
+ * Kaspi QR returns (src/refunds/kaspi-qr-returns.ts, r3 and r2's money part) and r2 return sessions,
+ * on Kaspi QR's own client and device token (the KaspiQrService is their port).
+ */
+export function createKaspiQrReturns(
+  config: Config,
+  db: Db,
+  stores: Stores,
+  port: KaspiQrPort,
+): QrReturnParts {
   // The lock outlives the longest conversation: details (3 GET attempts), return, details, return, details.
   const lockHoldMs = config.KASPI_QR_TIMEOUT_MS * 12 + 30_000;
   const returns = new KaspiQrReturns(
@@ -271,7 +312,7 @@ export function createKaspiQrReturns(config: Config, db: Db, stores: Stores): Qr
       identifiedForMs: 10 * 60_000,
     },
   );
-  return { returns, sessions, close: () => client.close() };
+  return { returns, sessions };
 }
 
 export function createUserService(config: Config, db: Db): UserService {
@@ -317,6 +358,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
   ];
+  if (services.kaspiQr) adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
   const qrReturns = services.qrReturns;
   if (qrReturns) {
     adminRouters.push(returnSessionRoutes({ sessions: qrReturns.sessions, refunds: services.refunds }));
@@ -345,7 +387,13 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     metrics,
     routers: publicRouters,
   });
-  const adminApp = createAdminApp({ db, metrics, routers: adminRouters });
+  const kaspiQr = services.kaspiQr;
+  const adminApp = createAdminApp({
+    db,
+    metrics,
+    routers: adminRouters,
+    health: kaspiQr ? () => kaspiQr.service.health() : undefined,
+  });
   return { app, adminApp };
 }
 
@@ -396,9 +444,10 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     metrics,
     scheduler,
     drainPayments: (ms) => services.payments.drain(ms),
+    afterStart: services.kaspiQr ? () => (services.kaspiQr as KaspiQrParts).service.start() : undefined,
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
-      services.qrReturns?.close();
+      services.kaspiQr?.service.client.close();
       await stores.requestLog.flush();
     },
   });
