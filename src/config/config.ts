@@ -85,7 +85,7 @@ const schema = z.object({
   REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
   REFUND_AMOUNT_UNIT: z.enum(['tenge', 'tiyn']).describe('unit of ReturnAmount on the wire'),
   REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
-  REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
+  REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll, with jitter'),
   REFUND_API_TIMEOUT_MS: int(100, 60000).describe('timeout of one Refund API call'),
   REFUND_MAX_AGE_DAYS: int(1, 365).describe(
     'a refund not final after this many days is flagged for a person',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { audit, type Actor } from '../audit/audit-log.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
+import { backoff } from '../shared/backoff.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
@@ -499,9 +500,12 @@ export class RefundService {
     await this.retryLater(refund, message);
   }
 
-  /** Backoff: REFUND_BACKOFF_MS after the first call, doubling with every call since, at most an hour. */
+  /**
+   * The one backoff: REFUND_BACKOFF_MS after the first call, doubling with every call since, at most an
+   * hour, with jitter (half of it), so refunds filed together are not polled in step.
+   */
   private nextPoll(refund: Refund): string {
-    const delay = Math.min(this.settings.backoffMs * 2 ** Math.min(refund.polls, 30), MAX_BACKOFF_MS);
+    const delay = backoff(refund.polls + 1, { baseMs: this.settings.backoffMs, maxMs: MAX_BACKOFF_MS });
     return dbTime(new Date(Date.now() + delay));
   }
 }

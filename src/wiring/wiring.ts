@@ -293,6 +293,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     drainPayments: (ms) => services.payments.drain(ms),
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
+      services.refundApi?.close();
       await stores.requestLog.flush();
     },
   });
