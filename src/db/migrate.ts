@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { migrations, type Migration } from '../../db/migrations/index.js';
 import { getLogger } from '../log/logger.js';
+import { commitConflict } from './commit-retry.js';
 import type { Db } from './db.js';
 
 const log = getLogger('db');
@@ -32,7 +33,9 @@ export async function migrateLatest(db: Db, { waitMs = 60000 } = {}): Promise<st
       if (done.length > 0) log.info('migrations applied', { migrations: done });
       return done;
     } catch (e) {
-      const locked = e instanceof Error && /already locked/i.test(e.message);
+      // On Galera the loser of two hosts taking knex's lock row at once gets 1213 at COMMIT, not
+      // "already locked": the same case, it waits and then finds nothing left to do.
+      const locked = (e instanceof Error && /already locked/i.test(e.message)) || commitConflict(e) !== null;
       if (!locked || Date.now() - started > waitMs) throw e;
       await new Promise((r) => setTimeout(r, 250 + Math.random() * 250));
     }
