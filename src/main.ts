@@ -1,4 +1,4 @@
-import { ConfigError, jetpayEnabled, loadConfig, type Config } from './config/config.js';
+import { ConfigError, EXIT_CONFIG, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { configureLogger, getLogger } from './log/logger.js';
 import { seedDemo } from './wiring/demo-seed.js';
 import { buildGateway } from './wiring/wiring.js';
@@ -62,9 +62,9 @@ function exitSoon(code: number): void {
 
 main().catch((e: unknown) => {
   if (e instanceof ConfigError) {
-    // 78 (EX_CONFIG): pm2 and systemd can tell a bad setting from a crash.
+    // One line naming the setting, no stack; 78 (EX_CONFIG) so pm2 and systemd tell it from a crash.
     process.stderr.write(`Refusing to start: ${e.message}\n`);
-    process.exit(78);
+    process.exit(EXIT_CONFIG);
   }
   log.error('failed to start', { err: e });
   process.exit(1);

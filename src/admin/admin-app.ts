@@ -12,6 +12,8 @@ export interface AdminAppDeps {
   metrics?: Metrics;
   /** More admin capabilities (/api) mount here. */
   routers?: Router[];
+  /** What else /healthz reports (Kaspi QR's state); never changes the 200/503, which is the database's. */
+  health?: () => Promise<Record<string, unknown>>;
 }
 
 const accessLog = getLogger('access');
@@ -24,7 +26,10 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.use(observeRequests({ log: accessLog, quietPaths: ['/healthz', '/metrics'] }));
   app.get('/healthz', async (_req, res) => {
     const ok = await ping(deps.db);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', database: ok ? 'up' : 'down' });
+    const more = deps.health ? await deps.health().catch(() => ({})) : {};
+    res
+      .status(ok ? 200 : 503)
+      .json({ status: ok ? 'ok' : 'unavailable', database: ok ? 'up' : 'down', ...more });
   });
   const metrics = deps.metrics;
   if (metrics) {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, describeConfig } from '../config/config.js';
+import { ConfigError, EXIT_CONFIG, describeConfig } from '../config/config.js';
 import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { CliError, print, withContext } from './cli-context.js';
@@ -41,7 +41,12 @@ export function buildProgram(): Command {
 buildProgram()
   .parseAsync(process.argv)
   .catch((e: unknown) => {
-    if (e instanceof CliError || e instanceof ConfigError) {
+    if (e instanceof ConfigError) {
+      // As the service does: one line naming the setting, before any database is opened, exit 78.
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    if (e instanceof CliError) {
       process.stderr.write(`error: ${e.message}\n`);
       process.exit(2);
     }

@@ -14,7 +14,10 @@ import { KASPI_QR_DEFAULTS, KASPI_QR_SCHEMA, kaspiQrProblems } from './kaspi-qr-
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 const tenge = z.string().transform((v, ctx) => {
   const t = parseTenge(v);
   if (t === null) {
@@ -194,17 +197,87 @@ function defaults(env: string): Record<string, string> {
 /** Settings production cannot guess: it refuses to start without them. */
 const REQUIRED_IN_PRODUCTION: ConfigKey[] = ['DATABASE_URL', 'ADMIN_API_KEY'];
 
+/**
+ * A setting the service cannot start with. The message is one line naming each key, fit for stderr
+ * as it is: the entry points print it and exit 78 (EX_CONFIG), never with a stack.
+ */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    super(`invalid configuration: ${problems.join('; ')}`);
     this.name = 'ConfigError';
   }
 }
 
-function readJson(file: string): Record<string, unknown> {
+/** The exit code of a refused configuration (sysexits EX_CONFIG): pm2 and systemd tell it from a crash. */
+export const EXIT_CONFIG = 78;
+
+const KEYS = new Set(Object.keys(schema.shape));
+
+/** Values that may be a secret (or carry one, as a URL's password) are never repeated in a message. */
+const SECRET_LIKE = /KEY|SECRET|PASSWORD|PASSPHRASE|TOKEN|LOGIN|URL/;
+
+function shown(key: string, value: unknown): string {
+  if (SECRET_LIKE.test(key) || value === undefined) return '';
+  const text = JSON.stringify(typeof value === 'string' ? value : String(value));
+  return ` (got ${text.length > 60 ? `${text.slice(0, 57)}..."` : text})`;
+}
+
+/** The known key a mistyped one was most likely meant as (edit distance <= 3), for the message. */
+function nearestKey(key: string): string | undefined {
+  let best: { key: string; d: number } | undefined;
+  for (const k of KEYS) {
+    const d = editDistance(key.toUpperCase(), k);
+    if (d <= 3 && (!best || d < best.d)) best = { key: k, d };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+function unknownKey(where: string, key: string): string {
+  const near = nearestKey(key);
+  return `${where}: unknown key ${key}${near ? ` (did you mean ${near}?)` : ''}`;
+}
+
+/**
+ * One config file: a flat object of known keys ("//..." keys are comments). A missing file is an
+ * empty layer; a file that is not JSON, or names a key the schema does not know, is refused by name.
+ */
+function readJson(file: string, problems: string[]): Record<string, unknown> {
   if (!fs.existsSync(file)) return {};
-  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(data).filter(([k]) => !k.startsWith('//')));
+  const where = path.relative(process.cwd(), file) || file;
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    problems.push(`${where}: not valid JSON (${(e as Error).message})`);
+    return {};
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    problems.push(`${where}: must be a JSON object of settings`);
+    return {};
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (k.startsWith('//')) continue;
+    if (!KEYS.has(k)) problems.push(unknownKey(where, k));
+    else out[k] = v;
+  }
+  return out;
 }
 
 export interface LoadOptions {
@@ -223,14 +296,22 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const v = env[key];
     if (v !== undefined && v !== '') fromEnv[key] = v;
   }
-  const fileLayers = {
-    ...readJson(path.join(dir, 'default.json')),
-    ...readJson(path.join(dir, `${nodeEnv}.json`)),
-  };
-  const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
-  const merged = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
-
   const problems: string[] = [];
+  const fileLayers = {
+    ...readJson(path.join(dir, 'default.json'), problems),
+    ...readJson(path.join(dir, `${nodeEnv}.json`), problems),
+  };
+  for (const k of Object.keys(opts.overrides ?? {}))
+    if (!KEYS.has(k)) problems.push(unknownKey('overrides', k));
+  const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
+
+  // Every cron, whoever owns it, is checked here, before anything is opened or migrated: a job that
+  // could not be scheduled would otherwise stop the service after its start.
+  for (const key of KEYS) {
+    if (key.endsWith('_CRON') && !cron.validate(String(merged[key] ?? '')))
+      problems.push(`${key}: not a cron expression${shown(key, merged[key])}`);
+  }
   if (nodeEnv === 'production') {
     for (const key of REQUIRED_IN_PRODUCTION) {
       if (explicit[key] === undefined || explicit[key] === '')
@@ -239,7 +320,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    for (const issue of parsed.error.issues) {
+      const key = issue.path.join('.');
+      problems.push(`${key}: ${issue.message}${shown(key, merged[key])}`);
+    }
   } else {
     const c = parsed.data;
     try {
@@ -265,15 +349,16 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (c.JETPAY_SKIP_SIGNATURE && nodeEnv === 'production') {
       problems.push('JETPAY_SKIP_SIGNATURE: never in production');
     }
-    if (!cron.validate(c.RETRY_CRON)) problems.push('RETRY_CRON: not a cron expression');
     if (c.RETRY_BACKOFF_MS > c.RETRY_BACKOFF_MAX_MS)
       problems.push('RETRY_BACKOFF_MS: must not exceed RETRY_BACKOFF_MAX_MS');
-    problems.push(...kaspiQrProblems(c, nodeEnv));
+    // Its own cron line is left out: the check above named that key already, with its value.
+    problems.push(...kaspiQrProblems(c, nodeEnv).filter((p) => !/^\w+_CRON: not a cron/.test(p)));
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError([...new Set(problems)]);
+  // Frozen: a setting is what start saw; nothing changes one later (values are all primitives).
   return Object.freeze({ ...parsed.data });
 }
 

@@ -6,14 +6,24 @@ import type { PaymentStore } from '../payments/payment-store.js';
 import { refundPollJob, type RefundPoller } from '../refunds/refund-poller.js';
 import { purgeRequestLog } from './request-log-retention.js';
 import type { JobDefinition } from './scheduler.js';
+import type { KaspiQrEngine } from '../kaspi-qr/kaspi-qr-engine.js';
+import type { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 
 /** What the jobs need of the wiring's stores and services (src/wiring passes its own). */
 export interface JobDeps {
   config: Config;
   db: Db;
   stores: { payments: PaymentStore };
-  services: { payments: PaymentService; refunds: { readonly enabled: boolean }; refundPoller: RefundPoller };
+  services: {
+    payments: PaymentService;
+    refunds: { readonly enabled: boolean };
+    refundPoller: RefundPoller;
+    kaspiQr: { engine: KaspiQrEngine; service: KaspiQrService } | null;
+  };
 }
+
+export const KASPI_QR_ENGINE_JOB = 'kaspi-qr-status';
+export const KASPI_QR_CERT_JOB = 'kaspi-qr-certificate';
 
 export const CREDIT_RETRY_JOB = 'credit-retry';
 
@@ -48,6 +58,27 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
   if (services.refunds.enabled) {
     jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));
+  }
+  const qr = services.kaspiQr;
+  if (qr) {
+    // Each purchase is still polled at its own StatusPollingInterval; the tick only looks for due ones.
+    jobs.push({
+      name: KASPI_QR_ENGINE_JOB,
+      cron: config.KASPI_QR_POLL_CRON,
+      leaseMs: config.KASPI_QR_TIMEOUT_MS * 3 + 15_000,
+      run: async (ctx) => {
+        await qr.engine.run({ signal: ctx.signal });
+      },
+    });
+    // One process a day: a WARN from 30 days before the client certificate expires.
+    jobs.push({
+      name: KASPI_QR_CERT_JOB,
+      cron: '0 0 9 * * *',
+      leaseMs: 60_000,
+      run: async () => {
+        qr.service.logCertificate(new Date(), 'daily');
+      },
+    });
   }
   return jobs;
 }

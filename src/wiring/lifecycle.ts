@@ -50,6 +50,8 @@ export interface LifecycleDeps {
   drainPayments(timeoutMs: number): Promise<void>;
   /** What else holds sockets or buffers: the billing's agent, the request log. */
   beforeDbClose(): Promise<void>;
+  /** Once listening, before the crons: outside parties checked at start (Kaspi QR's ping). Must not throw. */
+  afterStart?(): Promise<void>;
 }
 
 /**
@@ -123,6 +125,7 @@ export function createLifecycle(deps: LifecycleDeps): Lifecycle {
         listeners.push(m);
         metricsPort = m.port;
       }
+      await deps.afterStart?.();
       if (opts.jobs !== false) scheduler.start();
       return { port: pub.port, adminPort: admin.port, metricsPort };
     },

@@ -37,6 +37,14 @@ import { RefundService } from '../refunds/refund-service.js';
 import { RefundStore } from '../refunds/refund-store.js';
 import { RefundTokenStore } from '../refunds/refund-token-store.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
+import { AwaitingPayments } from '../payments/awaiting-payments.js';
+import { AttemptStore } from '../kaspi-qr/kaspi-qr-attempts.js';
+import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
+import { KaspiQrEngine } from '../kaspi-qr/kaspi-qr-engine.js';
+import { kaspiQrRoutes } from '../kaspi-qr/kaspi-qr-routes.js';
+import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
+import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
+import { parseLateChecks } from '../config/kaspi-qr-config.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -71,6 +79,13 @@ export interface Services {
   accountAdmin: AccountAdmin;
   /** The console's people, sign-in and sessions. */
   users: UserService;
+  /** null when KASPI_QR_SCHEME is not set (Kaspi QR off: its routes are 404, nothing of it runs). */
+  kaspiQr: KaspiQrParts | null;
+}
+
+export interface KaspiQrParts {
+  service: KaspiQrService;
+  engine: KaspiQrEngine;
 }
 
 export interface Overrides {
@@ -189,7 +204,61 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
+    kaspiQr: createKaspiQr(config, db, stores, payments),
   };
+}
+
+/** Kaspi QR's client, service and status engine; null when KASPI_QR_SCHEME is unset. */
+export function createKaspiQr(
+  config: Config,
+  db: Db,
+  stores: Stores,
+  payments: PaymentService,
+): KaspiQrParts | null {
+  const scheme = config.KASPI_QR_SCHEME;
+  if (!scheme) return null;
+  registerSecrets(config.KASPI_QR_API_KEY, config.KASPI_QR_KEY_PASSPHRASE, config.KASPI_QR_DEVICE_TOKEN);
+  const baseUrl = config.KASPI_QR_BASE_URL as string;
+  const client = new KaspiQrClient({
+    scheme,
+    baseUrl,
+    apiKey: config.KASPI_QR_API_KEY,
+    organizationBin: config.KASPI_QR_ORGANIZATION_BIN,
+    certFile: config.KASPI_QR_CERT_FILE,
+    keyFile: config.KASPI_QR_KEY_FILE,
+    pfxFile: config.KASPI_QR_PFX_FILE,
+    passphrase: config.KASPI_QR_KEY_PASSPHRASE,
+    caFile: config.KASPI_QR_CA_FILE,
+    timeoutMs: config.KASPI_QR_TIMEOUT_MS,
+    testMode: config.KASPI_QR_TEST_MODE,
+  });
+  const service = new KaspiQrService(
+    {
+      db,
+      client,
+      store: new KaspiQrStore(db),
+      attempts: new AttemptStore(db),
+      awaiting: new AwaitingPayments(stores.payments),
+      payments,
+    },
+    {
+      baseUrl,
+      deviceToken: config.KASPI_QR_DEVICE_TOKEN,
+      tradePointId: config.KASPI_QR_TRADE_POINT_ID,
+      deviceId: config.KASPI_QR_DEVICE_ID,
+      timeoutMs: config.KASPI_QR_TIMEOUT_MS,
+      merchantName: config.KASPI_QR_MERCHANT_NAME,
+      publicBaseUrl: (config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+      minSum: config.PAY_MIN_SUM,
+      maxSum: config.PAY_MAX_SUM,
+      accountRegex: new RegExp(config.ACCOUNT_REGEX, 'u'),
+    },
+  );
+  const engine = new KaspiQrEngine(service, {
+    graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
+    lateChecksMs: parseLateChecks(config.KASPI_QR_LATE_CHECKS) ?? [],
+  });
+  return { service, engine };
 }
 
 export function createUserService(config: Config, db: Db): UserService {
@@ -235,6 +304,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
   ];
+  if (services.kaspiQr) adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
     publicRouters.push(
@@ -256,7 +326,13 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     metrics,
     routers: publicRouters,
   });
-  const adminApp = createAdminApp({ db, metrics, routers: adminRouters });
+  const kaspiQr = services.kaspiQr;
+  const adminApp = createAdminApp({
+    db,
+    metrics,
+    routers: adminRouters,
+    health: kaspiQr ? () => kaspiQr.service.health() : undefined,
+  });
   return { app, adminApp };
 }
 
@@ -300,8 +376,10 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     metrics,
     scheduler,
     drainPayments: (ms) => services.payments.drain(ms),
+    afterStart: services.kaspiQr ? () => (services.kaspiQr as KaspiQrParts).service.start() : undefined,
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
+      services.kaspiQr?.service.client.close();
       await stores.requestLog.flush();
     },
   });
