@@ -112,6 +112,9 @@ export interface PaymentFilter {
   account?: string;
   state?: PaymentState;
   source?: PaymentSource;
+  /** Amount range in tiyn, both ends included. */
+  minAmount?: Tiyn;
+  maxAmount?: Tiyn;
   limit?: number;
   /** Keyset page: only ids below this one (the previous page's `nextBefore`), fast at any depth. */
   before?: string;
@@ -207,6 +210,8 @@ export class PaymentStore {
     if (f.account) q = q.where('account', f.account);
     if (f.state) q = q.where('state', f.state);
     if (f.source) q = q.where('source', f.source);
+    if (f.minAmount !== undefined) q = q.where('amount', '>=', f.minAmount);
+    if (f.maxAmount !== undefined) q = q.where('amount', '<=', f.maxAmount);
     if (f.before) q = q.where('id', '<', f.before);
     const rows = await q.limit(Math.min(f.limit ?? 100, 1000)).offset(f.offset ?? 0);
     return rows.map(toPayment);
