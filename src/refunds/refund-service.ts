@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { audit, type Actor } from '../audit/audit-log.js';
+import { transactionWithRetry } from '../db/commit-retry.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
 import { backoff } from '../shared/backoff.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
@@ -78,7 +79,11 @@ export class RefundService {
 
     let id: string;
     try {
-      id = await this.db.knex.transaction(async (trx) => this.checkAndInsert(trx, req));
+      // Run again from the start when the database aborted it for a conflict: on Galera the refund
+      // that lost certification to another one of the same payment then sees it in what is held.
+      id = await transactionWithRetry(this.db, 'file refund', (trx) => this.checkAndInsert(trx, req), {
+        txnId: req.txnId,
+      });
     } catch (e) {
       if (req.idempotencyKey && isUniqueViolation(e)) {
         const earlier = await this.store.findByIdempotencyKey(req.idempotencyKey);
@@ -138,7 +143,7 @@ export class RefundService {
    */
   async resume(id: string, actor: Actor): Promise<Refund> {
     const r = await this.get(id);
-    const resumed = await this.db.knex.transaction(async (trx) => {
+    const resumed = await transactionWithRetry(this.db, 'resume refund', async (trx) => {
       if (!(await this.store.resume(id, MOVABLE, trx))) return false;
       await audit.record(trx, {
         actor,
@@ -209,7 +214,11 @@ export class RefundService {
     throw new ConflictError('idempotency key already used for another refund', { refundId: earlier.id });
   }
 
-  /** The payment is locked (PaymentStore.findForRefund) for the check and the insert. */
+  /**
+   * The payment is locked (PaymentStore.findForRefund) and written (markRefundFiled) for the check
+   * and the insert: on one server the lock orders two refunds of one payment, on Galera the write
+   * makes them conflict at certification.
+   */
   private async checkAndInsert(
     trx: Knex.Transaction,
     req: Required<CreateRefund> & { returnAmount: number },
@@ -228,6 +237,8 @@ export class RefundService {
         },
       );
     }
+    // The payment's row written before anything is read of its refunds: see markRefundFiled.
+    await this.payments.markRefundFiled(trx, p.id);
     const paid = p.amount;
     const held = await this.store.heldAmount(trx, p.id);
     if (held + req.amount > paid) {
@@ -379,7 +390,7 @@ export class RefundService {
     }
     const notice = this.notice(refund);
     const billing = this.billing;
-    const moved = await this.db.knex.transaction(async (trx) => {
+    const moved = await transactionWithRetry(this.db, 'refund success', async (trx) => {
       const won = await this.store.transition(trx, refund.id, MOVABLE, {
         ...patch,
         status: 'success',

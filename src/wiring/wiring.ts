@@ -16,7 +16,7 @@ import { ConsoleQueries } from '../console/console-queries.js';
 import { SessionStore } from '../console/session-store.js';
 import { UserService } from '../console/user-service.js';
 import { UserStore } from '../console/user-store.js';
-import { createDb, type Db } from '../db/db.js';
+import { createDb, type Db, type DbOptions } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { IpAllowlist, trustProxySetting } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
@@ -112,6 +112,15 @@ export interface Gateway extends Lifecycle {
   adminApp: Express;
   /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
   scheduler: Scheduler;
+}
+
+/** The pool's settings from the config: size, the COMMIT retry, Galera's causal reads. */
+export function dbOptions(config: Config): DbOptions {
+  return {
+    poolMax: config.DB_POOL_MAX,
+    commitAttempts: config.DB_COMMIT_ATTEMPTS,
+    ...(config.DB_WSREP_SYNC_WAIT === undefined ? {} : { wsrepSyncWait: config.DB_WSREP_SYNC_WAIT }),
+  };
 }
 
 export function createStores(db: Db): Stores {
@@ -366,7 +375,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     databasePassword(config.DATABASE_URL),
   );
 
-  const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  const db = overrides.db ?? createDb(config.DATABASE_URL, dbOptions(config));
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
