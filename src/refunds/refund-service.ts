@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { audit, type Actor } from '../audit/audit-log.js';
+import { transactionWithRetry } from '../db/commit-retry.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
+import { backoff } from '../shared/backoff.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
@@ -98,7 +100,11 @@ export class RefundService {
 
     let id: string;
     try {
-      id = await this.db.knex.transaction(async (trx) => this.checkAndInsert(trx, req));
+      // Run again from the start when the database aborted it for a conflict: on Galera the refund
+      // that lost certification to another one of the same payment then sees it in what is held.
+      id = await transactionWithRetry(this.db, 'file refund', (trx) => this.checkAndInsert(trx, req), {
+        txnId: req.txnId,
+      });
     } catch (e) {
       if (req.idempotencyKey && isUniqueViolation(e)) {
         const earlier = await this.store.findByIdempotencyKey(req.idempotencyKey);
@@ -160,7 +166,7 @@ export class RefundService {
    */
   async resume(id: string, actor: Actor): Promise<Refund> {
     const r = await this.get(id);
-    const resumed = await this.db.knex.transaction(async (trx) => {
+    const resumed = await transactionWithRetry(this.db, 'resume refund', async (trx) => {
       if (!(await this.store.resume(id, MOVABLE, trx))) return false;
       await audit.record(trx, {
         actor,
@@ -232,7 +238,11 @@ export class RefundService {
     throw new ConflictError('idempotency key already used for another refund', { refundId: earlier.id });
   }
 
-  /** The payment is locked (PaymentStore.findForRefund) for the check and the insert. */
+  /**
+   * The payment is locked (PaymentStore.findForRefund) and written (markRefundFiled) for the check
+   * and the insert: on one server the lock orders two refunds of one payment, on Galera the write
+   * makes them conflict at certification.
+   */
   private async checkAndInsert(
     trx: Knex.Transaction,
     req: Required<CreateRefund> & { returnAmount: number },
@@ -251,6 +261,8 @@ export class RefundService {
         },
       );
     }
+    // The payment's row written before anything is read of its refunds: see markRefundFiled.
+    await this.payments.markRefundFiled(trx, p.id);
     const paid = p.amount;
     const held = await this.store.heldAmount(trx, p.id);
     if (held + req.amount > paid) {
@@ -402,7 +414,7 @@ export class RefundService {
     }
     const notice = this.notice(refund);
     const billing = this.billing;
-    const moved = await this.db.knex.transaction(async (trx) => {
+    const moved = await transactionWithRetry(this.db, 'refund success', async (trx) => {
       const won = await this.store.transition(trx, refund.id, MOVABLE, {
         ...patch,
         status: 'success',
@@ -523,9 +535,12 @@ export class RefundService {
     await this.retryLater(refund, message);
   }
 
-  /** Backoff: REFUND_BACKOFF_MS after the first call, doubling with every call since, at most an hour. */
+  /**
+   * The one backoff: REFUND_BACKOFF_MS after the first call, doubling with every call since, at most an
+   * hour, with jitter (half of it), so refunds filed together are not polled in step.
+   */
   private nextPoll(refund: Refund): string {
-    const delay = Math.min(this.settings.backoffMs * 2 ** Math.min(refund.polls, 30), MAX_BACKOFF_MS);
+    const delay = backoff(refund.polls + 1, { baseMs: this.settings.backoffMs, maxMs: MAX_BACKOFF_MS });
     return dbTime(new Date(Date.now() + delay));
   }
 }

@@ -11,12 +11,14 @@ import type { Billing } from '../billing/billing.js';
 import { HttpBilling } from '../billing/http-billing.js';
 import { SqlBilling } from '../billing/sql-billing.js';
 import { ConfigError, jetpayEnabled, type Config } from '../config/config.js';
+import { consoleRoutes } from '../console/console-routes.js';
+import { ConsoleQueries } from '../console/console-queries.js';
 import { SessionStore } from '../console/session-store.js';
 import { UserService } from '../console/user-service.js';
 import { UserStore } from '../console/user-store.js';
-import { createDb, type Db } from '../db/db.js';
+import { createDb, type Db, type DbOptions } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
-import { IpAllowlist } from '../http/ip-allowlist.js';
+import { IpAllowlist, trustProxySetting } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
 import { requestLogEvidence } from '../http/request-log-evidence.js';
 import { jetpayRoutes } from '../jetpay/jetpay-routes.js';
@@ -122,6 +124,15 @@ export interface Gateway extends Lifecycle {
   adminApp: Express;
   /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
   scheduler: Scheduler;
+}
+
+/** The pool's settings from the config: size, the COMMIT retry, Galera's causal reads. */
+export function dbOptions(config: Config): DbOptions {
+  return {
+    poolMax: config.DB_POOL_MAX,
+    commitAttempts: config.DB_COMMIT_ATTEMPTS,
+    ...(config.DB_WSREP_SYNC_WAIT === undefined ? {} : { wsrepSyncWait: config.DB_WSREP_SYNC_WAIT }),
+  };
 }
 
 export function createStores(db: Db): Stores {
@@ -357,6 +368,21 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
+    consoleRoutes({
+      settings: {
+        lang: config.CONSOLE_LANG,
+        offset: config.KASPI_TXN_DATE_OFFSET,
+        cookieSecure: config.CONSOLE_COOKIE_SECURE,
+        stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
+      },
+      users: services.users,
+      payments: stores.payments,
+      refunds: services.refunds,
+      audit: stores.audit,
+      queries: new ConsoleQueries(db),
+      retry: { db, store: stores.payments, service: services.payments },
+      evidenceFor: (txnId) => requestLogEvidence(db, txnId),
+    }),
   ];
   if (services.kaspiQr) adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
   const qrReturns = services.qrReturns;
@@ -394,6 +420,8 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     routers: adminRouters,
     health: kaspiQr ? () => kaspiQr.service.health() : undefined,
   });
+  // The console's cookie is `Secure` when the request came over TLS, also through a named proxy.
+  adminApp.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
   return { app, adminApp };
 }
 
@@ -417,7 +445,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     databasePassword(config.DATABASE_URL),
   );
 
-  const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  const db = overrides.db ?? createDb(config.DATABASE_URL, dbOptions(config));
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
@@ -447,6 +475,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     afterStart: services.kaspiQr ? () => (services.kaspiQr as KaspiQrParts).service.start() : undefined,
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
+      services.refundApi?.close();
       services.kaspiQr?.service.client.close();
       await stores.requestLog.flush();
     },
