@@ -176,6 +176,21 @@ export class PaymentStore {
     return r ? toPayment(r) : null;
   }
 
+  /**
+   * A refund of this payment is being filed: its row is written (refund_version + 1) in the
+   * refund's transaction. Two refunds of one payment filed at once on two Galera nodes then
+   * conflict at certification (the FOR UPDATE above is node-local), one runs again and sees the
+   * other; on one server the row lock already orders them.
+   */
+  async markRefundFiled(trx: Knex.Transaction, id: string): Promise<void> {
+    await rawWrite(
+      this.db,
+      trx,
+      'update `payments` set `refund_version` = `refund_version` + 1 where `id` = ?',
+      [id],
+    );
+  }
+
   async findById(id: string, trx?: Knex.Transaction): Promise<Payment | null> {
     if (!/^\d{1,20}$/.test(id)) return null;
     const r = await this.q(trx)('payments').where({ id }).first();

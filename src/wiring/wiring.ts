@@ -16,7 +16,7 @@ import { ConsoleQueries } from '../console/console-queries.js';
 import { SessionStore } from '../console/session-store.js';
 import { UserService } from '../console/user-service.js';
 import { UserStore } from '../console/user-store.js';
-import { createDb, type Db } from '../db/db.js';
+import { createDb, type Db, type DbOptions } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { IpAllowlist, trustProxySetting } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
@@ -47,6 +47,10 @@ import { kaspiQrRoutes } from '../kaspi-qr/kaspi-qr-routes.js';
 import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
 import { parseLateChecks } from '../config/kaspi-qr-config.js';
+import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
+import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
+import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
+import { returnPageRoutes, returnSessionRoutes } from '../refunds/kaspi-qr-return-routes.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -83,11 +87,19 @@ export interface Services {
   users: UserService;
   /** null when KASPI_QR_SCHEME is not set (Kaspi QR off: its routes are 404, nothing of it runs). */
   kaspiQr: KaspiQrParts | null;
+  /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
+  qrReturns: QrReturnParts | null;
 }
 
 export interface KaspiQrParts {
   service: KaspiQrService;
   engine: KaspiQrEngine;
+}
+
+export interface QrReturnParts {
+  returns: KaspiQrReturns;
+  /** r2 return sessions (the payer scans a return QR); their engine is the `kaspi-qr-return-sessions` job. */
+  sessions: ReturnSessions;
 }
 
 export interface Overrides {
@@ -112,6 +124,15 @@ export interface Gateway extends Lifecycle {
   adminApp: Express;
   /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
   scheduler: Scheduler;
+}
+
+/** The pool's settings from the config: size, the COMMIT retry, Galera's causal reads. */
+export function dbOptions(config: Config): DbOptions {
+  return {
+    poolMax: config.DB_POOL_MAX,
+    commitAttempts: config.DB_COMMIT_ATTEMPTS,
+    ...(config.DB_WSREP_SYNC_WAIT === undefined ? {} : { wsrepSyncWait: config.DB_WSREP_SYNC_WAIT }),
+  };
 }
 
 export function createStores(db: Db): Stores {
@@ -186,8 +207,12 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     backoffMs: config.REFUND_BACKOFF_MS,
     maxAgeDays: config.REFUND_MAX_AGE_DAYS,
   });
+  const kaspiQr = createKaspiQr(config, db, stores, payments);
+  const qrReturns = kaspiQr ? createKaspiQrReturns(config, db, stores, kaspiQr.service) : null;
+  if (qrReturns) refunds.useKaspiQr(qrReturns.returns);
   const refundPoller = new RefundPoller(stores.refunds, refunds);
   return {
+    qrReturns,
     billing,
     payments,
     jetpay: createJetpayService(config, stores, billing, payments),
@@ -197,7 +222,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
-    kaspiQr: createKaspiQr(config, db, stores, payments),
+    kaspiQr,
   };
 }
 
@@ -252,6 +277,53 @@ export function createKaspiQr(
     lateChecksMs: parseLateChecks(config.KASPI_QR_LATE_CHECKS) ?? [],
   });
   return { service, engine };
+}
+
+/**
+ * Kaspi QR returns (src/refunds/kaspi-qr-returns.ts, r3 and r2's money part) and r2 return sessions,
+ * on Kaspi QR's own client and device token (the KaspiQrService is their port).
+ */
+export function createKaspiQrReturns(
+  config: Config,
+  db: Db,
+  stores: Stores,
+  port: KaspiQrPort,
+): QrReturnParts {
+  // The lock outlives the longest conversation: details (3 GET attempts), return, details, return, details.
+  const lockHoldMs = config.KASPI_QR_TIMEOUT_MS * 12 + 30_000;
+  const returns = new KaspiQrReturns(
+    {
+      db,
+      port,
+      refunds: stores.refunds,
+      qrRefunds: new KaspiQrRefundStore(db),
+      payments: stores.payments,
+      lock: new ReturnLock(db, lockHoldMs),
+      requestLog: stores.requestLog,
+    },
+    {
+      lockHoldMs,
+      lockWaitMs: config.KASPI_QR_TIMEOUT_MS * 2 + 5_000,
+      recheckMs: config.REFUND_BACKOFF_MS,
+    },
+  );
+  const sessions = new ReturnSessions(
+    {
+      db,
+      port,
+      store: new ReturnSessionStore(db),
+      returns,
+      refunds: stores.refunds,
+      payments: stores.payments,
+      requestLog: stores.requestLog,
+    },
+    {
+      publicBaseUrl: (config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+      graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
+      identifiedForMs: 10 * 60_000,
+    },
+  );
+  return { returns, sessions };
 }
 
 export function createUserService(config: Config, db: Db): UserService {
@@ -315,6 +387,13 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
   ];
   if (services.kaspiQr) adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
+  const qrReturns = services.qrReturns;
+  if (qrReturns) {
+    adminRouters.push(returnSessionRoutes({ sessions: qrReturns.sessions, refunds: services.refunds }));
+    publicRouters.push(
+      returnPageRoutes({ sessions: qrReturns.sessions, merchantName: config.KASPI_QR_MERCHANT_NAME }),
+    );
+  }
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
     publicRouters.push(
@@ -368,7 +447,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     databasePassword(config.DATABASE_URL),
   );
 
-  const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  const db = overrides.db ?? createDb(config.DATABASE_URL, dbOptions(config));
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
@@ -376,7 +455,14 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
   // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
   const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
-  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  for (const job of buildJobs({
+    config,
+    db,
+    stores,
+    services,
+    qrReturnSessions: services.qrReturns?.sessions ?? null,
+  }))
+    scheduler.register(job);
   metrics.watchJobs(scheduler);
 
   const lifecycle = createLifecycle({
@@ -391,6 +477,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     afterStart: services.kaspiQr ? () => (services.kaspiQr as KaspiQrParts).service.start() : undefined,
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
+      services.refundApi?.close();
       services.kaspiQr?.service.client.close();
       await stores.requestLog.flush();
     },
