@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { withCommitRetry } from '../db/commit-retry.js';
 import { dbTime, fromDbTime, isUniqueViolation, type Db } from '../db/db.js';
+import { backoff, sleep } from '../shared/backoff.js';
 import { UpstreamError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import type { IssuedToken, TokenLease, TokenProvider } from './refund-api-client.js';
@@ -25,7 +26,8 @@ interface Row {
 }
 
 const ROW_ID = 1;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The wait between looks while another process refreshes the token: from 40-80 ms, doubling to 320-640. */
+const LOCK_WAIT = { baseMs: 80, maxMs: 640 };
 
 /**
  * The deployment's one Refund API token, in the database.
@@ -95,7 +97,7 @@ export class RefundTokenStore implements TokenProvider {
   private async refreshShared(staleGeneration: number): Promise<TokenLease> {
     const deadline = Date.now() + this.waitMs;
     let stale = staleGeneration;
-    for (;;) {
+    for (let round = 1; ; round++) {
       const row = await this.read();
       if (row.generation > stale && this.usable(row))
         return { token: row.token as string, generation: row.generation };
@@ -115,7 +117,7 @@ export class RefundTokenStore implements TokenProvider {
           true,
         );
       }
-      await sleep(40 + Math.random() * 80);
+      await sleep(backoff(round, LOCK_WAIT));
     }
   }
 
