@@ -19,7 +19,8 @@
  *
  * SCALE_REUSE=1 keeps a filled database that already holds SCALE_PAYMENTS payments (no fill; for
  * working on steps 2–4), SCALE_KEEP=1 leaves the databases in place at the end (default: dropped),
- * SCALE_FILL_ONLY=1 fills, prints the fill table and stops (the databases kept).
+ * SCALE_FILL_ONLY=1 fills, prints the fill table and stops (the databases kept), SCALE_RESUME=1
+ * carries on a fill that stopped half-way.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -120,13 +121,15 @@ async function prepare(url: string, size: FillSize): Promise<void> {
     say(`fill: reused ${url.replace(/\/\/[^@]*@/, '//')} (SCALE_REUSE=1), not filled again in this run`);
     return;
   }
-  await resetDatabase(url);
+  const resume = env.SCALE_RESUME === '1';
+  if (!resume) await resetDatabase(url);
   const db = createDb(url);
   try {
     const t0 = Date.now();
     let last = 0;
     const times = await fillScale(db, {
       ...size,
+      resume,
       progress: (table, done, total) => {
         if (Date.now() - last > 15000) {
           last = Date.now();
@@ -135,7 +138,12 @@ async function prepare(url: string, size: FillSize): Promise<void> {
       },
     });
     const total = (Date.now() - t0) / 1000;
-    say(`fill of ${db.describe} in SQL: ${fmt(total / 60, 1)} min in all`);
+    say(
+      `fill of ${db.describe} in SQL: ${fmt(total / 60, 1)} min in all` +
+        (resume
+          ? ' (SCALE_RESUME=1: carried on a fill that had stopped; the times are this run’s part only)'
+          : ''),
+    );
     say('| table | rows | seconds | rows/s |');
     say('| --- | ---: | ---: | ---: |');
     for (const [table, s] of Object.entries(times)) {
