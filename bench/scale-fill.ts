@@ -209,7 +209,8 @@ export async function fillScale(db: Db, size: FillSize): Promise<FillTimes> {
   });
 
   // A refund for every `every`-th payment (by id), as long as there are refunds to make.
-  const every = Math.max(1, Math.floor((lastId - firstId + 1) / Math.max(1, size.refunds)));
+  // Over the payment count, not the id span: with the gaps, one id in `every` would fall short.
+  const every = Math.max(1, Math.floor(size.payments / Math.max(1, size.refunds)));
   await timed('refunds', async () => {
     let made = await done('refunds');
     const after = size.resume ? await one('select max(payment_id) from refunds') : null;
