@@ -125,6 +125,9 @@ async function prepare(url: string, size: FillSize): Promise<void> {
   if (!resume) await resetDatabase(url);
   const db = createDb(url);
   try {
+    const tables = ['accounts', 'payments', 'account_ledger', 'request_log', 'refunds'];
+    const before = new Map<string, number>();
+    for (const t of tables) before.set(t, resume ? await count(db, t) : 0);
     const t0 = Date.now();
     let last = 0;
     const times = await fillScale(db, {
@@ -144,12 +147,14 @@ async function prepare(url: string, size: FillSize): Promise<void> {
           ? ' (SCALE_RESUME=1: carried on a fill that had stopped; the times are this run’s part only)'
           : ''),
     );
-    say('| table | rows | seconds | rows/s |');
-    say('| --- | ---: | ---: | ---: |');
+    say('| table | rows | rows this run | seconds | rows/s |');
+    say('| --- | ---: | ---: | ---: | ---: |');
     for (const [table, s] of Object.entries(times)) {
-      const rows = await count(db, table);
+      const all = await count(db, table);
+      const rows = all - (before.get(table) ?? 0);
       say(
-        `| ${table} | ${rows.toLocaleString('en')} | ${fmt(s, 0)} | ${Math.round(rows / Math.max(s, 0.001)).toLocaleString('en')} |`,
+        `| ${table} | ${all.toLocaleString('en')} | ${rows.toLocaleString('en')} | ${fmt(s, 0)} | ` +
+          `${Math.round(rows / Math.max(s, 0.001)).toLocaleString('en')} |`,
       );
     }
     say(`database size (data + indexes): ${fmt((await databaseBytes(db, url)) / 2 ** 30, 1)} GiB`);
