@@ -26,7 +26,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import supertest from 'supertest';
+import { loadConfig } from '../src/config/config.js';
 import { createDb, type Db } from '../src/db/db.js';
+import { buildGateway } from '../src/wiring/wiring.js';
+import { captureSelects } from '../test/support/query-plan.js';
 import { accountName, mysqlAdmin, resetDatabase } from './bench-db.js';
 import { startChild, type Child } from './children.js';
 import { load, pathMaker, txnIds, type Endpoint, type LoadResult } from './load.js';
@@ -47,6 +51,8 @@ const ROUND_S = num('SCALE_ROUND_S', 10);
 const SAMPLES = num('SCALE_SAMPLES', 200);
 const PURGE_BASE_S = num('SCALE_PURGE_BASE_S', 15);
 const SQLITE_PAYMENTS = num('SCALE_SQLITE_PAYMENTS', 1_000_000);
+const SERVER_SAMPLES = num('SCALE_SERVER_SAMPLES', 30);
+const STEPS = new Set((env.SCALE_STEPS ?? 'rounds,admin,server,purge').split(','));
 const MYSQL_URL = env.SCALE_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/gw_scale';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-scale-'));
@@ -461,6 +467,69 @@ async function purgeDuringPays(kind: string, url: string, db: Db, workDirFor: st
   }
 }
 
+/**
+ * The database's own time for each admin request's statements (MariaDB's ANALYZE FORMAT=JSON runs a
+ * statement and reports r_total_time_ms), without HTTP, Node or the load on this machine around it:
+ * the admin app in this process, its SELECTs caught through knex's query event, each run again
+ * under ANALYZE. Of SCALE_SERVER_SAMPLES requests per row.
+ */
+async function serverTimes(kind: string, url: string, db: Db, size: FillSize): Promise<void> {
+  if (db.dialect !== 'mysql') return;
+  const version = String(((await db.knex.raw('select version() v')) as [{ v: string }[]])[0][0]?.v);
+  if (!/mariadb/i.test(version)) return;
+  const config = loadConfig({
+    env: {},
+    configDir: '/nonexistent',
+    overrides: { ...gatewayEnv(url), NODE_ENV: 'test', PORT: 0, ADMIN_PORT: 0, LOG_LEVEL: 'error' },
+  });
+  const gateway = await buildGateway(config);
+  try {
+    const cases = await adminCases(db, size);
+    say();
+    say(
+      `${kind}: the database's own time per admin request (ANALYZE FORMAT=JSON of each of its SELECTs, ` +
+        `summed), ${SERVER_SAMPLES} requests per row, fresh parameters each`,
+    );
+    say('| request | statements | p50 ms | max ms | rows read, max | indexes |');
+    say('| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const [name, path] of cases) {
+      const times: number[] = [];
+      const rowsRead: number[] = [];
+      const keys = new Set<string>();
+      let statements = 0;
+      for (let i = 0; i < SERVER_SAMPLES; i++) {
+        const selects = await captureSelects(gateway.db, async () => {
+          await supertest(gateway.adminApp).get(path()).set('Authorization', `Bearer ${ADMIN_KEY}`);
+        });
+        statements = selects.length;
+        let ms = 0;
+        let rows = 0;
+        for (const q of selects) {
+          const [out] = (await db.knex.raw(`analyze format=json ${q.sql}`, q.bindings as never[])) as [
+            Record<string, string>[],
+          ];
+          const plan = JSON.parse(Object.values(out[0] ?? {})[0] ?? '{}') as Record<string, unknown>;
+          const block = plan.query_block as { r_total_time_ms?: number } | undefined;
+          ms += Number(block?.r_total_time_ms ?? 0);
+          JSON.stringify(plan, (k, v: unknown) => {
+            if (k === 'key' && typeof v === 'string') keys.add(v);
+            if (k === 'r_rows' && typeof v === 'number') rows += v;
+            return v;
+          });
+        }
+        times.push(ms);
+        rowsRead.push(rows);
+      }
+      say(
+        `| ${name} | ${statements} | ${fmt(pct(times, 50), 2)} | ${fmt(Math.max(...times), 2)} | ` +
+          `${Math.round(Math.max(...rowsRead))} | ${[...keys].join(', ')} |`,
+      );
+    }
+  } finally {
+    await gateway.stop();
+  }
+}
+
 async function runFor(kind: string, url: string, size: FillSize): Promise<void> {
   say();
   say(
@@ -479,11 +548,12 @@ async function runFor(kind: string, url: string, size: FillSize): Promise<void> 
   const full = await startChild(`gateway-full-${kind}`, 'bench/gateway-server.ts', gatewayEnv(url), workDir);
   const db = createDb(url);
   try {
-    await payAndCheck(kind, empty, full);
+    if (STEPS.has('rounds')) await payAndCheck(kind, empty, full);
     await empty.stop();
-    await adminLists(kind, db, full, size);
+    if (STEPS.has('admin')) await adminLists(kind, db, full, size);
     await full.stop();
-    await purgeDuringPays(kind, url, db, workDir);
+    if (STEPS.has('server')) await serverTimes(kind, url, db, size);
+    if (STEPS.has('purge')) await purgeDuringPays(kind, url, db, workDir);
   } finally {
     await empty.stop();
     await full.stop();
