@@ -1,3 +1,4 @@
+import { commitConflict, isBrokenConnection } from '../../db/commit-retry.js';
 import { dbTime, type Db } from '../../db/db.js';
 import { getLogger } from '../../log/logger.js';
 import { extraJson } from '../payment-store.js';
@@ -8,6 +9,7 @@ const log = getLogger('one-call');
 
 interface MysqlConnection {
   query(sql: string, values: unknown[], cb: (err: Error | null, result: unknown) => void): void;
+  destroy(): void;
 }
 
 /** The procedure's D: this txn_id is stored already. */
@@ -119,7 +121,9 @@ export class MysqlProcedureLane {
       // A pay alone gets its error as is: the caller knows what to do with a deadlock or a lost database.
       if (batch.length === 1) return (batch[0] as Waiting).reject(e);
       this.stats.split++;
-      log.warn('a batch of pays failed as a whole: each goes again alone', { pays: batch.length, err: e });
+      // A deadlock (on Galera: a certification failure at COMMIT) is expected under contention: debug.
+      const level = commitConflict(e) === null ? 'warn' : 'debug';
+      log[level]('a batch of pays failed as a whole: each goes again alone', { pays: batch.length, err: e });
       for (const w of batch) void this.sendAlone(w);
       return;
     }
@@ -194,6 +198,12 @@ export class MysqlProcedureLane {
       return await new Promise((resolve, reject) => {
         conn.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
       });
+    } catch (e) {
+      // mysql2 lost its place in the CALL's result sets (seen on Galera: "Should not reach here"
+      // after an error packet mid-CALL): this connection serves nothing more; the pool drops it on
+      // its next acquire (knex validates), and the pay's retry goes on a fresh one.
+      if (isBrokenConnection(e)) conn.destroy();
+      throw e;
     } finally {
       await client.releaseConnection(conn);
     }
