@@ -6,7 +6,7 @@ import { maskText } from '../log/logger.js';
 const log = getLogger('request-log');
 
 export interface RequestLogEntry {
-  channel: 'kaspi' | 'jetpay' | 'refund_api' | 'billing';
+  channel: 'kaspi' | 'jetpay' | 'refund_api' | 'billing' | 'kaspi_qr';
   requestId?: string;
   clientIp?: string;
   method?: string;

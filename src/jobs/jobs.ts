@@ -19,9 +19,13 @@ export interface JobDeps {
     refunds: { readonly enabled: boolean };
     refundPoller: RefundPoller;
     kaspiQr: { engine: KaspiQrEngine; service: KaspiQrService } | null;
+    reconcile?: { watch(now?: Date): Promise<unknown> };
   };
+  /** r2 return sessions' engine (Kaspi QR returns); absent or null when Kaspi QR is off. */
+  qrReturnSessions?: { run(opts: { signal?: AbortSignal }): Promise<number> } | null;
 }
 
+export const QR_RETURN_SESSIONS_JOB = 'kaspi-qr-return-sessions';
 export const KASPI_QR_ENGINE_JOB = 'kaspi-qr-status';
 export const KASPI_QR_CERT_JOB = 'kaspi-qr-certificate';
 
@@ -55,6 +59,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       },
     },
   ];
+  // Closes reconciliation items that healed, escalates watched ones past their grace, logs overdue ones.
+  const reconcile = services.reconcile;
+  if (reconcile) {
+    jobs.push({
+      name: 'reconcile-watch',
+      cron: config.RECONCILE_WATCH_CRON,
+      leaseMs: 10 * 60_000,
+      run: async () => {
+        await reconcile.watch();
+      },
+    });
+  }
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
   if (services.refunds.enabled) {
     jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));
@@ -77,6 +93,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       leaseMs: 60_000,
       run: async () => {
         qr.service.logCertificate(new Date(), 'daily');
+      },
+    });
+  }
+  const sessions = deps.qrReturnSessions;
+  if (sessions) {
+    // Each session is still polled at its own QrCodeScanEventPollingInterval; the tick looks for due ones.
+    jobs.push({
+      name: QR_RETURN_SESSIONS_JOB,
+      cron: config.KASPI_QR_POLL_CRON,
+      leaseMs: config.KASPI_QR_TIMEOUT_MS * 12 + 30_000,
+      run: async (ctx) => {
+        await sessions.run({ signal: ctx.signal });
       },
     });
   }

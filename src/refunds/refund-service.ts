@@ -10,6 +10,7 @@ import { formatTenge, type Tiyn } from '../shared/money.js';
 import type { PaymentStore } from '../payments/payment-store.js';
 import { RefundApiError, type RefundAnswer, type RefundApiClient } from './refund-api-client.js';
 import type { RefundBilling, RefundNotice } from './refund-billing.js';
+import type { KaspiQrReturns } from './kaspi-qr-returns.js';
 import {
   KASPI_STATUS,
   PENDING_STATUSES,
@@ -42,10 +43,14 @@ export interface CreateRefund {
   createdBy: string;
   /** Who asked, for the audit log (written in the transaction that stores the refund). */
   actor: Actor;
+  /** Whose payment: `kaspi` (default, the Refund API) or `kaspi_qr` (txnId = the QrPaymentId; payment/return). */
+  source?: 'kaspi' | 'kaspi_qr';
 }
 
 /** The refund ledger and its conversation with Kaspi. */
 export class RefundService {
+  private qr: KaspiQrReturns | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly store: RefundStore,
@@ -55,8 +60,15 @@ export class RefundService {
     private readonly settings: RefundSettings,
   ) {}
 
+  /** Kaspi QR returns (`source: "kaspi_qr"`) go through this ledger too; wired when KASPI_QR_SCHEME is set. */
+  useKaspiQr(returns: KaspiQrReturns): void {
+    this.qr = returns;
+    returns.attach(this);
+  }
+
+  /** Something to poll: the Refund API, Kaspi QR returns, or both. */
   get enabled(): boolean {
-    return this.api !== null;
+    return this.api !== null || this.qr !== null;
   }
 
   /**
@@ -66,6 +78,15 @@ export class RefundService {
    * earlier request with the same idempotency key.
    */
   async create(input: CreateRefund): Promise<{ refund: Refund; created: boolean }> {
+    if (input.source === 'kaspi_qr') {
+      if (!this.qr)
+        throw new AppError('kaspi_qr_disabled', 'Kaspi QR is not configured here (KASPI_QR_SCHEME)', {
+          httpStatus: 409,
+        });
+      return this.qr.create(input);
+    }
+    if (input.source !== undefined && input.source !== 'kaspi')
+      throw new ValidationError('source must be "kaspi" or "kaspi_qr"');
     const api = this.api;
     if (!api)
       throw new AppError('refunds_disabled', 'refunds are not configured (REFUND_API_URL)', {
@@ -123,6 +144,8 @@ export class RefundService {
    */
   async poll(refund: Refund): Promise<void> {
     if (refund.status === 'success') return this.notifyRemote(refund);
+    // A Kaspi QR return is never filed with the Refund API: its own check settles it.
+    if (refund.source === 'kaspi_qr') return this.qr?.recover(refund);
     if (!this.api) return;
     if (refund.requestIdentificator === null) return this.file(refund);
     let answer: RefundAnswer;
@@ -204,6 +227,7 @@ export class RefundService {
       idempotencyKey: key,
       createdBy: input.createdBy,
       actor: input.actor,
+      source: 'kaspi',
       returnAmount,
     };
   }
@@ -365,11 +389,11 @@ export class RefundService {
       log.info('refund status', { refundId: refund.id, status, kaspiStatus: a.statusCode });
   }
 
-  private async finish(
-    refund: Refund,
-    status: 'success' | 'declined' | 'failed',
-    patch: RefundPatch,
-  ): Promise<void> {
+  /**
+   * A refund to a final status, once (the conditional transition decides who wins); success debits
+   * the embedded billing in the same transaction, or tells the remote one after commit.
+   */
+  async finish(refund: Refund, status: 'success' | 'declined' | 'failed', patch: RefundPatch): Promise<void> {
     if (status !== 'success') {
       const moved = await this.store.transition(undefined, refund.id, MOVABLE, {
         ...patch,

@@ -55,8 +55,12 @@ export const FINAL_STATUSES: readonly RefundStatus[] = ['success', 'declined', '
 /** Refunds that no longer hold any of the payment's amount. */
 export const RELEASED_STATUSES: readonly RefundStatus[] = ['declined', 'failed'];
 
+/** Which channel's payment a refund returns: `kaspi` through the Refund API, `kaspi_qr` by payment/return. */
+export type RefundSource = 'kaspi' | 'kaspi_qr';
+
 export interface Refund {
   id: string;
+  source: RefundSource;
   refundIdentificator: string;
   idempotencyKey: string | null;
   paymentId: string;
@@ -86,6 +90,7 @@ export interface Refund {
 }
 
 export interface NewRefund {
+  source?: RefundSource;
   refundIdentificator: string;
   idempotencyKey: string | null;
   paymentId: string;
@@ -119,6 +124,7 @@ const str = (v: unknown) => (v == null ? null : String(v));
 function toRefund(r: Row): Refund {
   return {
     id: String(r.id),
+    source: r.source === 'kaspi_qr' ? 'kaspi_qr' : 'kaspi',
     refundIdentificator: String(r.refund_identificator),
     idempotencyKey: str(r.idempotency_key),
     paymentId: String(r.payment_id),
@@ -168,6 +174,7 @@ export class RefundStore {
   async insert(trx: Knex.Transaction, r: NewRefund): Promise<string> {
     const now = dbTime();
     const [id] = await trx('refunds').insert({
+      source: r.source ?? 'kaspi',
       refund_identificator: r.refundIdentificator,
       idempotency_key: r.idempotencyKey,
       payment_id: r.paymentId,

@@ -16,7 +16,7 @@ import { ConsoleQueries } from '../console/console-queries.js';
 import { SessionStore } from '../console/session-store.js';
 import { UserService } from '../console/user-service.js';
 import { UserStore } from '../console/user-store.js';
-import { createDb, type Db, type DbOptions } from '../db/db.js';
+import { createDb, dbTime, type Db, type DbOptions } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { IpAllowlist, trustProxySetting } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
@@ -36,9 +36,15 @@ import { refundBillingFor, type RefundBilling } from '../refunds/refund-billing.
 import { RefundPoller } from '../refunds/refund-poller.js';
 import { refundRoutes } from '../refunds/refund-routes.js';
 import { RefundService } from '../refunds/refund-service.js';
-import { RefundStore } from '../refunds/refund-store.js';
+import { PENDING_STATUSES, RefundStore } from '../refunds/refund-store.js';
 import { RefundTokenStore } from '../refunds/refund-token-store.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
+import path from 'node:path';
+import { reconcileRoutes } from '../reconcile/reconcile-routes.js';
+import { ReconcileService } from '../reconcile/reconcile-service.js';
+import { ReconcileStore } from '../reconcile/reconcile-store.js';
+import { loadProfiles } from '../reconcile/registry-profile.js';
+import type { PaymentSource } from '../payments/payment-store.js';
 import { AwaitingPayments } from '../payments/awaiting-payments.js';
 import { AttemptStore } from '../kaspi-qr/kaspi-qr-attempts.js';
 import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
@@ -47,6 +53,10 @@ import { kaspiQrRoutes } from '../kaspi-qr/kaspi-qr-routes.js';
 import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
 import { parseLateChecks } from '../config/kaspi-qr-config.js';
+import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
+import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
+import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
+import { returnPageRoutes, returnSessionRoutes } from '../refunds/kaspi-qr-return-routes.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -81,13 +91,23 @@ export interface Services {
   accountAdmin: AccountAdmin;
   /** The console's people, sign-in and sessions. */
   users: UserService;
+  /** Kaspi's registries matched against what we hold (shared/spec/reconciliation.md). */
+  reconcile: ReconcileService;
   /** null when KASPI_QR_SCHEME is not set (Kaspi QR off: its routes are 404, nothing of it runs). */
   kaspiQr: KaspiQrParts | null;
+  /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
+  qrReturns: QrReturnParts | null;
 }
 
 export interface KaspiQrParts {
   service: KaspiQrService;
   engine: KaspiQrEngine;
+}
+
+export interface QrReturnParts {
+  returns: KaspiQrReturns;
+  /** r2 return sessions (the payer scans a return QR); their engine is the `kaspi-qr-return-sessions` job. */
+  sessions: ReturnSessions;
 }
 
 export interface Overrides {
@@ -195,8 +215,12 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     backoffMs: config.REFUND_BACKOFF_MS,
     maxAgeDays: config.REFUND_MAX_AGE_DAYS,
   });
+  const kaspiQr = createKaspiQr(config, db, stores, payments);
+  const qrReturns = kaspiQr ? createKaspiQrReturns(config, db, stores, kaspiQr.service) : null;
+  if (qrReturns) refunds.useKaspiQr(qrReturns.returns);
   const refundPoller = new RefundPoller(stores.refunds, refunds);
   return {
+    qrReturns,
     billing,
     payments,
     jetpay: createJetpayService(config, stores, billing, payments),
@@ -206,7 +230,8 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
-    kaspiQr: createKaspiQr(config, db, stores, payments),
+    reconcile: createReconcileService(config, db, stores, payments, stores.refunds),
+    kaspiQr,
   };
 }
 
@@ -263,6 +288,89 @@ export function createKaspiQr(
   return { service, engine };
 }
 
+/** The reconcile capability: profiles read and validated once, at start (a bad profile stops the start). */
+export function createReconcileService(
+  config: Config,
+  db: Db,
+  stores: Pick<Stores, 'payments'>,
+  payments: PaymentService,
+  refunds: RefundStore,
+): ReconcileService {
+  return new ReconcileService({
+    db,
+    store: new ReconcileStore(db),
+    payments,
+    paymentStore: stores.payments,
+    profiles: loadProfiles(path.resolve(config.RECONCILE_PROFILES_DIR)),
+    pollRefundNow: async (refundId) => {
+      await refunds.transition(undefined, refundId, PENDING_STATUSES, { nextPollAt: dbTime() });
+    },
+    settings: {
+      defaultProfile: config.RECONCILE_PROFILE,
+      sources: config.RECONCILE_SOURCES.split(',') as PaymentSource[],
+      cutoff: config.RECONCILE_CUTOFF,
+      graceBusinessDays: config.RECONCILE_GRACE_BUSINESS_DAYS,
+      holidays: new Set(
+        config.RECONCILE_HOLIDAYS.split(',')
+          .filter(Boolean)
+          .map((d) => d.replace(/-/g, '')),
+      ),
+      maxBytes: config.RECONCILE_MAX_FILE_BYTES,
+      maxRows: config.RECONCILE_MAX_ROWS,
+      maxUnzippedBytes: config.RECONCILE_MAX_UNZIPPED_BYTES,
+      offset: config.KASPI_TXN_DATE_OFFSET,
+      requestLogRetentionDays: config.REQUEST_LOG_RETENTION_DAYS,
+    },
+  });
+}
+
+/**
+ * Kaspi QR returns (src/refunds/kaspi-qr-returns.ts, r3 and r2's money part) and r2 return sessions,
+ * on Kaspi QR's own client and device token (the KaspiQrService is their port).
+ */
+export function createKaspiQrReturns(
+  config: Config,
+  db: Db,
+  stores: Stores,
+  port: KaspiQrPort,
+): QrReturnParts {
+  // The lock outlives the longest conversation: details (3 GET attempts), return, details, return, details.
+  const lockHoldMs = config.KASPI_QR_TIMEOUT_MS * 12 + 30_000;
+  const returns = new KaspiQrReturns(
+    {
+      db,
+      port,
+      refunds: stores.refunds,
+      qrRefunds: new KaspiQrRefundStore(db),
+      payments: stores.payments,
+      lock: new ReturnLock(db, lockHoldMs),
+      requestLog: stores.requestLog,
+    },
+    {
+      lockHoldMs,
+      lockWaitMs: config.KASPI_QR_TIMEOUT_MS * 2 + 5_000,
+      recheckMs: config.REFUND_BACKOFF_MS,
+    },
+  );
+  const sessions = new ReturnSessions(
+    {
+      db,
+      port,
+      store: new ReturnSessionStore(db),
+      returns,
+      refunds: stores.refunds,
+      payments: stores.payments,
+      requestLog: stores.requestLog,
+    },
+    {
+      publicBaseUrl: (config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+      graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
+      identifiedForMs: 10 * 60_000,
+    },
+  );
+  return { returns, sessions };
+}
+
 export function createUserService(config: Config, db: Db): UserService {
   const sessions = new SessionStore(db, {
     idleMs: config.CONSOLE_SESSION_IDLE_MIN * 60_000,
@@ -305,6 +413,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
+    reconcileRoutes({ reconcile: services.reconcile, maxFileBytes: config.RECONCILE_MAX_FILE_BYTES }),
     consoleRoutes({
       settings: {
         lang: config.CONSOLE_LANG,
@@ -318,10 +427,19 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
       audit: stores.audit,
       queries: new ConsoleQueries(db),
       retry: { db, store: stores.payments, service: services.payments },
+      accounts:
+        services.billing.kind === 'sql' ? { store: stores.accounts, admin: services.accountAdmin } : null,
       evidenceFor: (txnId) => requestLogEvidence(db, txnId),
     }),
   ];
   if (services.kaspiQr) adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
+  const qrReturns = services.qrReturns;
+  if (qrReturns) {
+    adminRouters.push(returnSessionRoutes({ sessions: qrReturns.sessions, refunds: services.refunds }));
+    publicRouters.push(
+      returnPageRoutes({ sessions: qrReturns.sessions, merchantName: config.KASPI_QR_MERCHANT_NAME }),
+    );
+  }
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
     publicRouters.push(
@@ -383,7 +501,14 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
   // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
   const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
-  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  for (const job of buildJobs({
+    config,
+    db,
+    stores,
+    services,
+    qrReturnSessions: services.qrReturns?.sessions ?? null,
+  }))
+    scheduler.register(job);
   metrics.watchJobs(scheduler);
 
   const lifecycle = createLifecycle({
