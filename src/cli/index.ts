@@ -4,6 +4,7 @@ import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { CliError, print, withContext } from './cli-context.js';
 import { registerPaymentCommands } from './payment-commands.js';
+import { registerReconcileCommands } from './reconcile-commands.js';
 import { registerRefundCommands } from './refund-commands.js';
 import { registerUserCommands } from './user-commands.js';
 import { migrateLatest } from '../db/migrate.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRefundCommands(program);
   registerUserCommands(program);
   registerAuditCommands(program);
+  registerReconcileCommands(program);
   return program;
 }
 
