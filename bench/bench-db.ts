@@ -73,7 +73,7 @@ export interface LedgerReport {
   orphans: number;
   /** payments neither final nor failed (crediting/pending): must be 0 once everything settled */
   unfinished: number;
-  /** sum of balances minus sum of credited amounts (every account started at 0): must be 0 */
+  /** sum of balances minus credited amounts and refund lines (every account started at 0): must be 0 */
   balanceGap: string;
   ok: boolean;
 }
@@ -122,7 +122,11 @@ export async function checkLedger(db: Db): Promise<LedgerReport> {
   const amounts = BigInt(
     String(n(await k('payments').where({ state: 'credited' }).sum({ s: 'amount' })) || 0),
   );
-  const balanceGap = (balances - amounts).toString();
+  // Refund lines carry a negative amount (src/refunds/refund-billing.ts): what went back to the payer.
+  const refunded = BigInt(
+    String(n(await k('account_ledger').where({ kind: 'refund' }).sum({ s: 'amount' })) || 0),
+  );
+  const balanceGap = (balances - amounts - refunded).toString();
   return {
     payments,
     credited,

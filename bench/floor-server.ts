@@ -1,8 +1,10 @@
 /**
- * The floor under the gateway's pay on this machine: Express plus the one database call a pay
- * needs (the same stored procedure, over the same kind of connection), and nothing else: no
- * validation, no logs, no request log, no metrics, no deadline. What the gateway costs above this
- * is ours to cut; what this costs is the machine's (bench/floor.ts).
+ * The floor under the gateway's check and pay on this machine: Express plus the one database call
+ * each needs, over the same kind of connection, and nothing else: no validation, no logs, no
+ * request log, no metrics, no deadline. A pay is the same stored procedure the gateway calls, one
+ * call per pay; a check is the one account read (`select ... from accounts where account = ?`).
+ * What the gateway costs above this is ours to cut; what this costs is the machine's
+ * (bench/floor.ts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,11 +24,9 @@ const pool = mysql.createPool({
   dateStrings: true,
 });
 
-const app = express();
-app.disable('x-powered-by');
-app.disable('etag');
-app.get('/payment_app.cgi', (req, res) => {
-  const q = req.query as Record<string, string>;
+const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<response>\n';
+
+function pay(q: Record<string, string>, res: express.Response) {
   const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
   // One pay per call, no batching: the procedure as a pay alone calls it.
   const items = [
@@ -41,11 +41,42 @@ app.get('/payment_app.cgi', (req, res) => {
         .status(200)
         .type('text/xml; charset=utf-8')
         .send(
-          `<?xml version="1.0" encoding="UTF-8"?>\n<response>\n  <txn_id>${q.txn_id}</txn_id>\n  <prv_txn>${id}</prv_txn>\n` +
+          `${HEAD}  <txn_id>${q.txn_id}</txn_id>\n  <prv_txn>${id}</prv_txn>\n` +
             `  <sum>10.00</sum>\n  <result>${id ? 0 : 4}</result>\n  <comment>OK</comment>\n</response>\n`,
         );
     },
   );
+}
+
+function check(q: Record<string, string>, res: express.Response) {
+  pool.query(
+    'select `name`, `balance`, `status` from `accounts` where `account` = ? limit 1',
+    [q.account],
+    (err, rows) => {
+      const a = err ? undefined : (rows as { name: string; balance: string; status: string }[])[0];
+      const ok = a !== undefined && a.status === 'active';
+      res
+        .status(200)
+        .type('text/xml; charset=utf-8')
+        .send(
+          `${HEAD}  <txn_id>${q.txn_id}</txn_id>\n  <result>${ok ? 0 : 1}</result>\n` +
+            (ok
+              ? `  <fields>\n    <field1 name="fio">${a.name}</field1>\n` +
+                `    <field2 name="balance">${a.balance}</field2>\n  </fields>\n`
+              : '') +
+            `  <comment>OK</comment>\n</response>\n`,
+        );
+    },
+  );
+}
+
+const app = express();
+app.disable('x-powered-by');
+app.disable('etag');
+app.get('/payment_app.cgi', (req, res) => {
+  const q = req.query as Record<string, string>;
+  if (q.command === 'check') check(q, res);
+  else pay(q, res);
 });
 
 const server = http.createServer(app);

@@ -13,6 +13,17 @@ const config = loadConfig({
 });
 configureLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
 let gateway: Gateway | undefined;
+// The scale bench asks for a job run (the retention purge during a pay load) over IPC: the job
+// runs as its cron would run it, in this process, through its lease.
+process.on('message', (m: { runJob?: string }) => {
+  if (!m?.runJob || !gateway) return;
+  const started = performance.now();
+  gateway.scheduler.runNow(m.runJob).then(
+    (ran) => process.send?.({ jobDone: m.runJob, ran, ms: performance.now() - started }),
+    (err: unknown) =>
+      process.send?.({ jobDone: m.runJob, ran: false, error: String((err as Error)?.message ?? err) }),
+  );
+});
 await serve(
   async () => {
     gateway = await buildGateway(config);

@@ -1,6 +1,6 @@
 import { ConfigError, EXIT_CONFIG, jetpayEnabled, loadConfig, type Config } from './config/config.js';
 import { configureLogger, getLogger } from './log/logger.js';
-import { seedDemo } from './wiring/demo-seed.js';
+import { devAdminApiKey, seedDemo } from './wiring/demo-seed.js';
 import { buildGateway } from './wiring/wiring.js';
 
 /**
@@ -11,7 +11,10 @@ import { buildGateway } from './wiring/wiring.js';
 const log = getLogger('main');
 
 async function main(): Promise<void> {
-  const config: Config = loadConfig();
+  let config: Config = loadConfig();
+  // Development with the demo data and no key: one is made, so the README's curl lines work.
+  if (config.NODE_ENV === 'development' && config.SEED_DEMO_ACCOUNTS && !config.ADMIN_API_KEY)
+    config = loadConfig({ overrides: { ADMIN_API_KEY: devAdminApiKey() } });
   configureLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const gateway = await buildGateway(config);
   gateway.metrics.collectProcessMetrics();
@@ -25,7 +28,7 @@ async function main(): Promise<void> {
     jetpay: jetpayEnabled(config) ? 'on' : 'off',
     env: config.NODE_ENV,
   });
-  if (config.SEED_DEMO_ACCOUNTS) await seedDemo(gateway, port);
+  if (config.SEED_DEMO_ACCOUNTS) await seedDemo(gateway, port, adminPort);
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -11,7 +11,9 @@ import * as m20261201160000 from './20261201160000_audit_log.js';
 import * as m20261201160100 from './20261201160100_console_users.js';
 import * as m20261201160200 from './20261201160200_console_sessions.js';
 import * as m20261201180000 from './20261201180000_list_indexes.js';
+import * as m20261202100000 from './20261202100000_payments_refund_version.js';
 import * as m20261202110000 from './20261202110000_kaspi_qr_attempts.js';
+import * as m20261202120000 from './20261202120000_kaspi_qr_returns.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,5 +37,7 @@ export const migrations: Record<string, Migration> = {
   '20261201160100_console_users': m20261201160100,
   '20261201160200_console_sessions': m20261201160200,
   '20261201180000_list_indexes': m20261201180000,
+  '20261202100000_payments_refund_version': m20261202100000,
   '20261202110000_kaspi_qr_attempts': m20261202110000,
+  '20261202120000_kaspi_qr_returns': m20261202120000,
 };

@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = [
   'item.resolved',
   'registry.uploaded',
   'qr.created',
+  'qr.return_started',
   'account.added',
   'account.closed',
   'account.reopened',

@@ -1,10 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
-import { performance } from 'node:perf_hooks';
-import got, { RequestError, type Got } from 'got';
-import { UpstreamError } from '../shared/errors.js';
+import { Outbound, OutboundError, transientStatus, type OutboundAnswer } from '../http/outbound.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
+import { UpstreamError } from '../shared/errors.js';
 import { formatTenge, parseTenge, type Tiyn } from '../shared/money.js';
 import {
   maskName,
@@ -46,9 +43,10 @@ export class BillingUnavailableError extends UpstreamError {
     code: BillingFailure,
     readonly detail: string,
     readonly upstreamStatus?: number,
+    cause?: OutboundError,
   ) {
     // The message is what Kaspi may see as a comment: nothing of the billing's answer goes there.
-    super(code, 'Billing unavailable, try again later', true, { details: { detail, upstreamStatus } });
+    super(code, 'Billing unavailable, try again later', true, { cause, details: { detail, upstreamStatus } });
   }
 }
 
@@ -57,11 +55,6 @@ export interface RefundNotice {
   txnId: string;
   account: string;
   amount: Tiyn;
-}
-
-interface Answer {
-  status: number;
-  body: string;
 }
 
 interface Call {
@@ -73,38 +66,31 @@ interface Call {
   json?: Record<string, unknown>;
 }
 
-const RETRYABLE_STATUS = (s: number) => s >= 500 || s === 429;
-
 /**
  * The external billing over HTTP (contract: spec/billing.md). Explicit timeouts on every attempt;
  * a call is repeated only when repeating is harmless: GETs, and POSTs that carry an
  * Idempotency-Key (the billing answers a repeated key with the first answer). Definitive answers
  * (404/409/422) are returned as refusals; anything that leaves the outcome unknown throws
  * BillingUnavailableError (transient). Every attempt goes to the request log (channel billing).
+ * The transport (timeouts, attempts, backoff, request log) is src/http/outbound.ts.
  */
 export class HttpBilling implements RemoteBilling {
   readonly kind = 'http' as const;
-  private readonly client: Got;
-  private readonly agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-  };
+  private readonly http: Outbound;
 
   constructor(
     private readonly opts: HttpBillingOptions,
-    private readonly requestLog?: RequestLog,
+    requestLog?: RequestLog,
   ) {
-    const t = opts.timeoutMs;
-    this.client = got.extend({
-      prefixUrl: opts.baseUrl,
-      timeout: { lookup: t, connect: t, secureConnect: t, socket: t, send: t, response: t, request: t },
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
-      responseType: 'text',
-      agent: this.agents,
+    this.http = new Outbound({
+      upstream: 'billing',
+      channel: 'billing',
+      baseUrl: opts.baseUrl,
+      timeoutMs: opts.timeoutMs,
+      maxAttempts: opts.maxAttempts,
+      retryBaseMs: opts.retryBaseMs,
+      requestLog,
       headers: {
-        'user-agent': 'kaspi-gateway',
         accept: 'application/json',
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
       },
@@ -113,16 +99,12 @@ export class HttpBilling implements RemoteBilling {
 
   /** Drops kept-alive connections (shutdown). */
   close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.http.close();
   }
 
   /** The longest one call can take, every attempt and pause included. */
   get maxCallMs(): number {
-    let total = 0;
-    for (let a = 1; a <= this.opts.maxAttempts; a++)
-      total += this.opts.timeoutMs + (a > 1 ? this.pause(a - 1, 1) : 0);
-    return total;
+    return this.http.maxCallMs;
   }
 
   async lookup(account: string): Promise<Lookup> {
@@ -199,92 +181,64 @@ export class HttpBilling implements RemoteBilling {
     throw this.unexpected(res);
   }
 
-  private unexpected(res: Answer): BillingUnavailableError {
-    if (RETRYABLE_STATUS(res.status))
-      return new BillingUnavailableError('billing_server_error', `HTTP ${res.status}`, res.status);
+  private unexpected(res: OutboundAnswer): BillingUnavailableError {
+    if (transientStatus(res.status))
+      return new BillingUnavailableError(
+        'billing_server_error',
+        `HTTP ${res.status}`,
+        res.status,
+        this.http.unusable(res, 'status'),
+      );
     if (res.status >= 200 && res.status < 300) {
-      return new BillingUnavailableError('billing_bad_response', `unexpected HTTP ${res.status}`, res.status);
+      return new BillingUnavailableError(
+        'billing_bad_response',
+        `unexpected HTTP ${res.status}`,
+        res.status,
+        this.http.unusable(res, 'garbage'),
+      );
     }
     log.error('billing refused our request: check BILLING_URL and BILLING_TOKEN', { httpStatus: res.status });
     return new BillingUnavailableError('billing_rejected_request', `HTTP ${res.status}`, res.status);
   }
 
-  /** Runs a call's attempts; returns the first answer that is not worth repeating. */
-  private async send(call: Call): Promise<Answer> {
-    const repeatable = call.method === 'GET' || call.idempotencyKey !== undefined;
-    const attempts = repeatable ? this.opts.maxAttempts : 1;
-    let last: BillingUnavailableError | Answer | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, this.pause(attempt - 1)));
-      last = await this.attempt(call, attempt);
-      if (last instanceof BillingUnavailableError) continue;
-      if (RETRYABLE_STATUS(last.status) || (last.status === 200 && parseJson(last.body) === null)) continue;
-      return last;
-    }
-    if (last instanceof BillingUnavailableError) throw last;
-    return last as Answer;
-  }
-
-  private async attempt(call: Call, attempt: number): Promise<BillingUnavailableError | Answer> {
-    const started = performance.now();
-    const headers: Record<string, string> = {};
-    if (call.idempotencyKey) headers['idempotency-key'] = call.idempotencyKey;
-    let out: BillingUnavailableError | Answer;
+  /**
+   * One call through the transport: repeated (GETs and keyed POSTs only) on a 5xx/429, an unreadable
+   * 200, or no answer; returns the first answer not worth repeating.
+   */
+  private async send(call: Call): Promise<OutboundAnswer> {
     try {
-      const res = await this.client(call.path, { method: call.method, json: call.json, headers });
-      out = { status: res.statusCode, body: res.body };
-    } catch (e) {
-      out = toFailure(e);
-    }
-    const durationMs = performance.now() - started;
-    const failure = out instanceof BillingUnavailableError ? out : null;
-    const answer = out instanceof BillingUnavailableError ? null : out;
-    if (failure) {
-      log.warn('billing call failed', {
-        command: call.command,
-        txnId: call.txnId,
-        attempt,
-        code: failure.code,
-        detail: failure.detail,
+      return await this.http.send({
+        method: call.method,
+        path: call.path,
+        json: call.json,
+        idempotencyKey: call.idempotencyKey,
+        repeatOn: (a) => transientStatus(a.status) || (a.status === 200 && parseJson(a.body) === null),
+        log: {
+          command: call.command,
+          txnId: call.txnId,
+          request: (attempt) =>
+            [
+              `${call.method} /${call.path}`,
+              this.opts.token ? 'Authorization: Bearer ***' : null,
+              call.idempotencyKey ? `Idempotency-Key: ${call.idempotencyKey}` : null,
+              `Attempt: ${attempt}`,
+              call.json ? JSON.stringify(call.json) : null,
+            ]
+              .filter((l) => l !== null)
+              .join('\n'),
+        },
       });
+    } catch (e) {
+      throw e instanceof OutboundError ? toFailure(e) : e;
     }
-    this.requestLog?.record({
-      channel: 'billing',
-      method: call.method,
-      request: [
-        `${call.method} /${call.path}`,
-        this.opts.token ? 'Authorization: Bearer ***' : null,
-        call.idempotencyKey ? `Idempotency-Key: ${call.idempotencyKey}` : null,
-        `Attempt: ${attempt}`,
-        call.json ? JSON.stringify(call.json) : null,
-      ]
-        .filter((l) => l !== null)
-        .join('\n'),
-      command: call.command,
-      txnId: call.txnId ?? null,
-      httpStatus: answer?.status,
-      result: failure?.code ?? null,
-      comment: failure?.detail ?? null,
-      response: answer ? answer.body.slice(0, 4000) : null,
-      durationMs,
-    });
-    return out;
-  }
-
-  /** Exponential with equal jitter: half fixed, half random, so many clients don't retry in step. */
-  private pause(retry: number, jitter = Math.random()): number {
-    const d = this.opts.retryBaseMs * 2 ** (retry - 1);
-    return Math.round(d / 2 + (d / 2) * jitter);
   }
 }
 
-function toFailure(e: unknown): BillingUnavailableError {
-  const code = e instanceof RequestError ? e.code : (e as { code?: string })?.code;
-  if (code === 'ETIMEDOUT') return new BillingUnavailableError('billing_timeout', 'no answer in time');
-  return new BillingUnavailableError(
-    'billing_connection',
-    code ?? (e instanceof Error ? e.message : 'request failed'),
-  );
+/** The billing's name for a call that got no answer; the cause keeps host, code and time. */
+function toFailure(e: OutboundError): BillingUnavailableError {
+  if (e.outbound.failure === 'timeout')
+    return new BillingUnavailableError('billing_timeout', 'no answer in time', undefined, e);
+  return new BillingUnavailableError('billing_connection', e.outbound.code, undefined, e);
 }
 
 function parseJson(body: string): Record<string, unknown> | null {

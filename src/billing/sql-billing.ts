@@ -35,7 +35,7 @@ export class SqlBilling implements EmbeddedBilling {
   ) {}
 
   async lookup(account: string): Promise<Lookup> {
-    const a = await this.accounts.getAccount(account);
+    const a = await this.accounts.readForCheck(account);
     if (a) {
       if (a.status !== 'active') return { kind: 'not_found' };
       return {

@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../config/config.js';
 import { createDb, type Db } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { configureLogger, quietTestRun } from '../log/logger.js';
-import { createStores, type Stores } from '../wiring/wiring.js';
+import { createStores, dbOptions, type Stores } from '../wiring/wiring.js';
 
 /** What a CLI command gets: the same config, database and stores the service uses. */
 export interface CliContext {
@@ -20,7 +20,7 @@ export async function openCliContext({ migrate = true } = {}): Promise<CliContex
     stream: process.stderr,
     silent: quietTestRun(),
   });
-  const db = createDb(config.DATABASE_URL, { poolMax: 2 });
+  const db = createDb(config.DATABASE_URL, { ...dbOptions(config), poolMax: 2 });
   if (migrate) await migrateLatest(db);
   return { config, db, stores: createStores(db) };
 }

@@ -5,6 +5,7 @@ import { createServices } from '../wiring/wiring.js';
 import { parseTenge } from '../shared/money.js';
 import { REFUND_STATUSES, type RefundStatus } from '../refunds/refund-store.js';
 import { refundView } from '../refunds/refund-view.js';
+import type { RefundService } from '../refunds/refund-service.js';
 import { CliError, openCliContext, print, type CliContext } from './cli-context.js';
 
 export interface CommandDeps {
@@ -38,7 +39,15 @@ export function positiveInt(v: string, what: string): number {
 /** `refunds create|show|list|resume`: the same service as the admin API, on the same database. */
 export function registerRefundCommands(program: Command, deps: CommandDeps = {}): void {
   const refunds = program.command('refunds').description("refunds filed with Kaspi's Refund API");
-  const services = (ctx: CliContext) => createServices(ctx.config, ctx.db, ctx.stores).refunds;
+  /** The refunds service for one command; a Kaspi QR client it opened is closed after, so the process can exit. */
+  const withRefunds = async <T>(ctx: CliContext, fn: (r: RefundService) => Promise<T>): Promise<T> => {
+    const s = createServices(ctx.config, ctx.db, ctx.stores);
+    try {
+      return await fn(s.refunds);
+    } finally {
+      s.kaspiQr?.service.client.close();
+    }
+  };
 
   refunds
     .command('create <txnId> <amount> <reason...>')
@@ -47,20 +56,37 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
       '--idempotency-key <key>',
       'a repeat with the same key shows the first refund instead of filing another',
     )
+    .option(
+      '--source <source>',
+      'kaspi (the Refund API) or kaspi_qr (a Kaspi QR purchase by its QrPaymentId)',
+      'kaspi',
+    )
     .action(
       cliAction(
         deps,
-        async (ctx, txnId: string, amount: string, reason: string[], opts: { idempotencyKey?: string }) => {
+        async (
+          ctx,
+          txnId: string,
+          amount: string,
+          reason: string[],
+          opts: { idempotencyKey?: string; source: string },
+        ) => {
           const tiyn = parseTenge(amount);
           if (tiyn === null) throw new CliError(`amount must be tenge like 100.00, got "${amount}"`);
-          const { refund } = await services(ctx).create({
-            txnId,
-            amount: tiyn,
-            reason: reason.join(' '),
-            idempotencyKey: opts.idempotencyKey ?? null,
-            createdBy: 'cli',
-            actor: actors.cli(),
-          });
+          const source = opts.source;
+          if (source !== 'kaspi' && source !== 'kaspi_qr')
+            throw new CliError('--source must be kaspi or kaspi_qr');
+          const { refund } = await withRefunds(ctx, (r) =>
+            r.create({
+              source,
+              txnId,
+              amount: tiyn,
+              reason: reason.join(' '),
+              idempotencyKey: opts.idempotencyKey ?? null,
+              createdBy: 'cli',
+              actor: actors.cli(),
+            }),
+          );
           print(refundView(refund));
         },
       ),
@@ -71,7 +97,7 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
     .description('show a refund')
     .action(
       cliAction(deps, async (ctx, id: string) => {
-        print(refundView(await services(ctx).get(id)));
+        print(refundView(await withRefunds(ctx, (r) => r.get(id))));
       }),
     );
 
@@ -89,12 +115,14 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
           if (opts.status !== undefined && !REFUND_STATUSES.includes(opts.status as RefundStatus)) {
             throw new CliError(`--status must be one of ${REFUND_STATUSES.join(', ')}`);
           }
-          const list = await services(ctx).list({
-            status: opts.status as RefundStatus | undefined,
-            txnId: opts.txn,
-            flagged: opts.flagged,
-            limit: positiveInt(opts.limit, '--limit'),
-          });
+          const list = await withRefunds(ctx, (r) =>
+            r.list({
+              status: opts.status as RefundStatus | undefined,
+              txnId: opts.txn,
+              flagged: opts.flagged,
+              limit: positiveInt(opts.limit, '--limit'),
+            }),
+          );
           print(list.map(refundView));
         },
       ),
@@ -105,7 +133,7 @@ export function registerRefundCommands(program: Command, deps: CommandDeps = {})
     .description('after a person looked: follow a flagged, stopped or FATAL refund again at the next poll')
     .action(
       cliAction(deps, async (ctx, id: string) => {
-        print(refundView(await services(ctx).resume(id, actors.cli())));
+        print(refundView(await withRefunds(ctx, (r) => r.resume(id, actors.cli()))));
       }),
     );
 }

@@ -39,6 +39,12 @@ const schema = z.object({
     .regex(/^(mysql|mariadb):\/\/|^sqlite:/, 'must be mysql://user:pass@host:3306/db or sqlite:<file>')
     .describe('database: mysql://... or sqlite:<file>'),
   DB_POOL_MAX: int(1, 200).describe('connections per process (MySQL)'),
+  DB_COMMIT_ATTEMPTS: int(1, 20).describe(
+    'attempts of a write the database aborted for a conflict (deadlock, Galera certification): 1 = no retry',
+  ),
+  DB_WSREP_SYNC_WAIT: int(0, 15)
+    .optional()
+    .describe('Galera: SET SESSION wsrep_sync_wait on every connection (1 = causal reads); unset: not set'),
   KASPI_PATH: z.string().startsWith('/').describe('path Kaspi calls for check/pay'),
   KASPI_ALLOWED_IPS: z.string().describe('comma-separated CIDRs allowed to call the Kaspi path'),
   TRUST_PROXY: z.string().describe('Express trust proxy: false, loopback, a CIDR list, or a hop count'),
@@ -85,7 +91,7 @@ const schema = z.object({
   REFUND_API_PASSWORD: z.string().optional().describe('Refund API password'),
   REFUND_AMOUNT_UNIT: z.enum(['tenge', 'tiyn']).describe('unit of ReturnAmount on the wire'),
   REFUND_POLL_CRON: z.string().describe('cron of the refund poller'),
-  REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll'),
+  REFUND_BACKOFF_MS: int(1000, 3_600_000).describe('first refund poll delay, doubles per poll, with jitter'),
   REFUND_API_TIMEOUT_MS: int(100, 60000).describe('timeout of one Refund API call'),
   REFUND_MAX_AGE_DAYS: int(1, 365).describe(
     'a refund not final after this many days is flagged for a person',
@@ -141,6 +147,7 @@ function defaults(env: string): Record<string, string> {
     ADMIN_PORT: '8081',
     DATABASE_URL: 'sqlite:./data/gateway.sqlite',
     DB_POOL_MAX: '10',
+    DB_COMMIT_ATTEMPTS: '4',
     KASPI_PATH: '/payment_app.cgi',
     KASPI_ALLOWED_IPS: dev ? `${KASPI_IP},127.0.0.0/8,::1/128` : KASPI_IP,
     TRUST_PROXY: 'false',

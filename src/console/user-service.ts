@@ -3,7 +3,7 @@ import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import { decoyHash, generatePassword, hashPassword, passwordProblem, verifyPassword } from './password.js';
-import type { SessionStore } from './session-store.js';
+import type { Session, SessionStore } from './session-store.js';
 import { ROLES, type ConsoleUser, type Role, type UserStore } from './user-store.js';
 
 const log = getLogger('console-users');
@@ -42,6 +42,11 @@ export class UserService {
     private readonly users: UserStore,
     private readonly sessions: SessionStore,
   ) {}
+
+  /** The live session of a console cookie's token, or null (unknown, expired, idle, user disabled). */
+  session(token: string): Promise<Session | null> {
+    return this.sessions.find(token);
+  }
 
   list(): Promise<ConsoleUser[]> {
     return this.users.list();

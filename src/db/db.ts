@@ -23,6 +23,8 @@ export interface Db {
   dialect: Dialect;
   /** Description safe to log: no password. */
   describe: string;
+  /** Attempts of a write the database aborted for a conflict (src/db/commit-retry.ts); 1 = no retry. */
+  commitAttempts?: number;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,13 @@ export interface DbOptions {
   poolMax?: number;
   /** MySQL: how long a statement may wait for a row lock, seconds. */
   lockWaitTimeoutS?: number;
+  /** DB_COMMIT_ATTEMPTS: attempts of a write aborted by a deadlock or a Galera certification failure. */
+  commitAttempts?: number;
+  /**
+   * DB_WSREP_SYNC_WAIT (Galera): `SET SESSION wsrep_sync_wait = N` on every pool connection, so a
+   * read waits until this node has applied what the cluster committed before it (causal reads).
+   */
+  wsrepSyncWait?: number;
 }
 
 /**
@@ -67,7 +76,13 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
         },
       },
     });
-    return { knex, dialect: 'sqlite', describe: `sqlite:${file}`, close: () => knex.destroy() };
+    return {
+      knex,
+      dialect: 'sqlite',
+      describe: `sqlite:${file}`,
+      commitAttempts: opts.commitAttempts,
+      close: () => knex.destroy(),
+    };
   }
   const u = new URL(url.replace(/^mariadb:/, 'mysql:'));
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
@@ -97,8 +112,11 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
         done: (err: Error | null, conn: unknown) => void,
       ) => {
         const lockWait = opts.lockWaitTimeoutS ?? 10;
-        conn.query(`SET time_zone = '+00:00', innodb_lock_wait_timeout = ${Number(lockWait)}`, (err) =>
-          done(err, conn),
+        const syncWait =
+          opts.wsrepSyncWait === undefined ? '' : `, wsrep_sync_wait = ${Number(opts.wsrepSyncWait)}`;
+        conn.query(
+          `SET time_zone = '+00:00', innodb_lock_wait_timeout = ${Number(lockWait)}${syncWait}`,
+          (err) => done(err, conn),
         );
       },
     },
@@ -112,6 +130,7 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
     knex,
     dialect: 'mysql',
     describe: `mysql://${u.hostname}:${u.port || 3306}/${database}`,
+    commitAttempts: opts.commitAttempts,
     close: () => knex.destroy(),
   };
 }

@@ -41,3 +41,41 @@ export async function rawRows<T = Record<string, unknown>>(
   const r = (await q.raw(sql, bindings as Knex.Value[])) as unknown;
   return (db.dialect === 'mysql' ? (r as [T[]])[0] : r) as T[];
 }
+
+interface PoolClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(conn: unknown): Promise<unknown>;
+}
+
+interface MysqlConnection {
+  query(sql: string, values: unknown[], cb: (err: Error | null, rows: unknown) => void): void;
+}
+
+/**
+ * One statement outside any transaction, on MySQL without knex's runner around it: a connection
+ * of knex's own pool (its size, acquire timeout, a dead connection dropped on its next acquire),
+ * the statement sent on it directly; mysql2's own result (rows, or the write's header). For the
+ * read every Kaspi check makes and the request log's batched insert, where the runner and the
+ * query builder cost more CPU than the statement (bench/floor.ts). SQLite goes through knex.raw.
+ */
+export async function poolQuery(db: Db, sql: string, bindings: readonly Knex.Value[]): Promise<unknown> {
+  if (db.dialect !== 'mysql') return db.knex.raw(sql, bindings as Knex.Value[]);
+  const client = db.knex.client as PoolClient;
+  const conn = (await client.acquireConnection()) as MysqlConnection;
+  try {
+    return await new Promise((resolve, reject) => {
+      conn.query(sql, bindings as unknown[], (err, result) => (err ? reject(err) : resolve(result)));
+    });
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
+
+/** The rows of a SELECT through poolQuery. */
+export async function poolRows<T = Record<string, unknown>>(
+  db: Db,
+  sql: string,
+  bindings: readonly Knex.Value[],
+): Promise<T[]> {
+  return (await poolQuery(db, sql, bindings)) as T[];
+}

@@ -6,8 +6,13 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
  * CIDR allowlist. Addresses are normalised first, so `::ffff:194.187.247.152` is the IPv4
  * caller 194.187.247.152 and matches a v4 range.
  */
+/** Answers remembered at most (callers are a handful of Kaspi addresses; a flood of others only resets it). */
+const MAX_REMEMBERED = 1024;
+
 export class IpAllowlist {
   private readonly ranges: Range[];
+  /** The answer per caller address, so a request does not parse and match the same address again. */
+  private readonly remembered = new Map<string, boolean>();
 
   constructor(cidrs: string) {
     this.ranges = cidrs
@@ -45,7 +50,18 @@ export class IpAllowlist {
   }
 
   allows(ip: string | undefined): boolean {
-    if (!ip || !ipaddr.isValid(ip)) return false;
+    if (!ip) return false;
+    let ok = this.remembered.get(ip);
+    if (ok === undefined) {
+      ok = this.match(ip);
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+      this.remembered.set(ip, ok);
+    }
+    return ok;
+  }
+
+  private match(ip: string): boolean {
+    if (!ipaddr.isValid(ip)) return false;
     const addr = normalise(ipaddr.parse(ip));
     return this.ranges.some(
       ([range, bits]) => range.kind() === addr.kind() && addr.match([range, bits] as never),

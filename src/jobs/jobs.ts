@@ -20,8 +20,11 @@ export interface JobDeps {
     refundPoller: RefundPoller;
     kaspiQr: { engine: KaspiQrEngine; service: KaspiQrService } | null;
   };
+  /** r2 return sessions' engine (Kaspi QR returns); absent or null when Kaspi QR is off. */
+  qrReturnSessions?: { run(opts: { signal?: AbortSignal }): Promise<number> } | null;
 }
 
+export const QR_RETURN_SESSIONS_JOB = 'kaspi-qr-return-sessions';
 export const KASPI_QR_ENGINE_JOB = 'kaspi-qr-status';
 export const KASPI_QR_CERT_JOB = 'kaspi-qr-certificate';
 
@@ -77,6 +80,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       leaseMs: 60_000,
       run: async () => {
         qr.service.logCertificate(new Date(), 'daily');
+      },
+    });
+  }
+  const sessions = deps.qrReturnSessions;
+  if (sessions) {
+    // Each session is still polled at its own QrCodeScanEventPollingInterval; the tick looks for due ones.
+    jobs.push({
+      name: QR_RETURN_SESSIONS_JOB,
+      cron: config.KASPI_QR_POLL_CRON,
+      leaseMs: config.KASPI_QR_TIMEOUT_MS * 12 + 30_000,
+      run: async (ctx) => {
+        await sessions.run({ signal: ctx.signal });
       },
     });
   }

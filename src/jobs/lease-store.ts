@@ -1,3 +1,4 @@
+import { withCommitRetry } from '../db/commit-retry.js';
 import { dbNow } from '../db/db-clock.js';
 import type { Db } from '../db/db.js';
 
@@ -25,7 +26,9 @@ const str = (v: unknown) => (v == null ? null : String(v));
  * Job leases in the database. Every decision is one conditional statement judged by the database's
  * clock: a lease is taken only when it is free or expired, and each take bumps the fencing token.
  * Single statements (no transaction held across awaits) on SQLite, so two connections in one
- * process never wait on each other's open transaction.
+ * process never wait on each other's open transaction. Every write runs again when the database
+ * aborted it for a conflict (src/db/commit-retry.ts): on Galera two nodes taking one lease at once
+ * conflict at COMMIT (1213), the loser runs again and finds the lease taken.
  */
 export class LeaseStore {
   constructor(private readonly db: Db) {}
@@ -37,12 +40,20 @@ export class LeaseStore {
     // First run of this job anywhere: create its row (a racing creator is ignored), then try again.
     const exists = await this.db.knex('job_leases').where({ name }).first('name');
     if (exists) return null;
-    await this.db.knex('job_leases').insert({ name, fencing_token: 0 }).onConflict('name').ignore();
+    await withCommitRetry(this.db, 'lease create', () =>
+      this.db.knex('job_leases').insert({ name, fencing_token: 0 }).onConflict('name').ignore(),
+    );
     const again = await this.tryTake(name, owner, leaseMs);
     return again === null ? null : { name, owner, fencingToken: again };
   }
 
-  private async tryTake(name: string, owner: string, leaseMs: number): Promise<string | null> {
+  private tryTake(name: string, owner: string, leaseMs: number): Promise<string | null> {
+    return withCommitRetry(this.db, 'lease take', () => this.tryTakeOnce(name, owner, leaseMs), {
+      lease: name,
+    });
+  }
+
+  private async tryTakeOnce(name: string, owner: string, leaseMs: number): Promise<string | null> {
     const { knex } = this.db;
     const take = (q: typeof knex) =>
       q('job_leases')
@@ -69,10 +80,16 @@ export class LeaseStore {
 
   /** Pushes the expiry out; false when the lease was taken over (the token moved on). */
   async renew(lease: Lease, leaseMs: number): Promise<boolean> {
-    const n = await this.db
-      .knex('job_leases')
-      .where({ name: lease.name, owner: lease.owner, fencing_token: lease.fencingToken })
-      .update({ expires_at: dbNow(this.db, leaseMs) });
+    const n = await withCommitRetry(
+      this.db,
+      'lease renew',
+      () =>
+        this.db
+          .knex('job_leases')
+          .where({ name: lease.name, owner: lease.owner, fencing_token: lease.fencingToken })
+          .update({ expires_at: dbNow(this.db, leaseMs) }),
+      { lease: lease.name },
+    );
     return n === 1;
   }
 
@@ -87,16 +104,22 @@ export class LeaseStore {
 
   /** Frees the lease at once and records the run; a no-op when it was taken over meanwhile. */
   async release(lease: Lease, run: { durationMs: number; error: string | null }): Promise<boolean> {
-    const n = await this.db
-      .knex('job_leases')
-      .where({ name: lease.name, owner: lease.owner, fencing_token: lease.fencingToken })
-      .update({
-        owner: null,
-        expires_at: dbNow(this.db),
-        last_finished_at: dbNow(this.db),
-        last_duration_ms: Math.round(run.durationMs),
-        last_error: run.error?.slice(0, 500) ?? null,
-      });
+    const n = await withCommitRetry(
+      this.db,
+      'lease release',
+      () =>
+        this.db
+          .knex('job_leases')
+          .where({ name: lease.name, owner: lease.owner, fencing_token: lease.fencingToken })
+          .update({
+            owner: null,
+            expires_at: dbNow(this.db),
+            last_finished_at: dbNow(this.db),
+            last_duration_ms: Math.round(run.durationMs),
+            last_error: run.error?.slice(0, 500) ?? null,
+          }),
+      { lease: lease.name },
+    );
     return n === 1;
   }
 

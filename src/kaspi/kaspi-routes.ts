@@ -30,17 +30,18 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
     const rawQuery = req.originalUrl.includes('?')
       ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)
       : '';
+    const ip = req.ip; // a getter that walks the proxy chain each time: read once
     const entry = {
       channel: 'kaspi' as const,
       requestId: req.id,
-      clientIp: req.ip,
+      clientIp: ip,
       method: 'GET',
       request: rawQuery,
     };
 
-    if (!deps.allowlist.allows(req.ip)) {
+    if (!deps.allowlist.allows(ip)) {
       noteOutcome(res, { endpoint: 'kaspi' });
-      log.warn('caller outside the allowlist refused', { ip: req.ip, requestId: req.id });
+      log.warn('caller outside the allowlist refused', { ip, requestId: req.id });
       res.status(403).type('text/plain').send('Forbidden');
       deps.requestLog.record({ ...entry, httpStatus: 403, comment: 'forbidden', durationMs: elapsedMs(req) });
       return;

@@ -130,11 +130,11 @@ export class Metrics {
       new Counter({
         name,
         help,
-        labelNames: ['job'],
+        labelNames: ['cron_job'],
         registers,
         collect() {
           this.reset();
-          each((job, s) => this.inc({ job }, pick(s)));
+          each((job, s) => this.inc({ cron_job: job }, pick(s)));
         },
       });
     counter('gateway_job_runs_total', 'Job runs in this process (under the lease)', (s) => s.runs);
@@ -147,32 +147,32 @@ export class Metrics {
     new Gauge({
       name: 'gateway_job_last_duration_seconds',
       help: 'Duration of the last run in this process',
-      labelNames: ['job'],
+      labelNames: ['cron_job'],
       registers,
       collect() {
         each((job, s) => {
-          if (s.lastDurationMs !== null) this.set({ job }, s.lastDurationMs / 1000);
+          if (s.lastDurationMs !== null) this.set({ cron_job: job }, s.lastDurationMs / 1000);
         });
       },
     });
     new Gauge({
       name: 'gateway_job_last_finished_timestamp_seconds',
       help: 'When the last run in this process finished (Unix time)',
-      labelNames: ['job'],
+      labelNames: ['cron_job'],
       registers,
       collect() {
         each((job, s) => {
-          if (s.lastFinishedAt) this.set({ job }, s.lastFinishedAt.getTime() / 1000);
+          if (s.lastFinishedAt) this.set({ cron_job: job }, s.lastFinishedAt.getTime() / 1000);
         });
       },
     });
     new Gauge({
       name: 'gateway_job_running',
       help: '1 while a run is going in this process',
-      labelNames: ['job'],
+      labelNames: ['cron_job'],
       registers,
       collect() {
-        each((job, s) => this.set({ job }, s.running ? 1 : 0));
+        each((job, s) => this.set({ cron_job: job }, s.running ? 1 : 0));
       },
     });
   }

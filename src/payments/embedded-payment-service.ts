@@ -1,7 +1,7 @@
 import type { EmbeddedBilling } from '../billing/billing.js';
 import { EMBEDDED_CREDIT_REF } from '../billing/sql-billing.js';
-import { isRetryableTxError, isUniqueViolation, type Db } from '../db/db.js';
-import { backoff, sleep } from '../shared/backoff.js';
+import { withCommitRetry } from '../db/commit-retry.js';
+import { isUniqueViolation, type Db } from '../db/db.js';
 import type { Tiyn } from '../shared/money.js';
 import {
   COMMENT_OK,
@@ -14,14 +14,6 @@ import { log, PaymentServiceBase, type Progress } from './payment-service-base.j
 import { RETRYABLE_STATES, type PaymentState, type PaymentStore } from './payment-store.js';
 import { GeneralRecordAndCredit, paymentRow } from './record-and-credit/general.js';
 import type { OneCallCredit } from './record-and-credit/one-call.js';
-
-/**
- * InnoDB may pick a pay's transaction as a deadlock victim when many identical pays race on one
- * unique key and one account row; the transaction rolled back whole, so running it again is safe.
- * The deadline still bounds the answer.
- */
-const MAX_TX_ATTEMPTS = 8;
-const TX_RETRY = { baseMs: 10, maxMs: 250 };
 
 /**
  * The embedded billing (`sql`): the payment row is inserted under its unique key inside the same
@@ -60,30 +52,43 @@ export class EmbeddedPaymentService extends PaymentServiceBase implements Paymen
     return p ? this.creditStoredNow(p.id, RETRYABLE_STATES) : null;
   }
 
+  /** The credit's transaction, run again when the database aborted it for a conflict (src/db/commit-retry.ts). */
   private async creditStoredNow(
     paymentId: string,
     from: readonly PaymentState[],
     amount?: Tiyn,
   ): Promise<PayOutcome> {
-    const out = await this.general.creditStored(paymentId, from, (p) => this.answerFor(p), amount);
+    const out = await withCommitRetry(
+      this.db,
+      'credit stored payment',
+      () => this.general.creditStored(paymentId, from, (p) => this.answerFor(p), amount),
+      { prvTxn: paymentId },
+    );
     if (out.result === 0 && out.created)
       log.info('payment credited', { prvTxn: paymentId, amount: out.amount });
     return out;
   }
 
+  /**
+   * InnoDB may pick a pay's transaction as a deadlock victim when many identical pays race on one
+   * unique key and one account row, and on Galera a pay that lost certification to a duplicate on
+   * another node fails at COMMIT the same way: the transaction rolled back whole, so it runs again
+   * (src/db/commit-retry.ts), and the run again meets the winner's row as a unique violation and
+   * replays its answer. The deadline still bounds the answer. When the attempts run out the pay
+   * answers as any failure does (4, nothing stored by it).
+   */
   private async payWithRetries(req: PayRequest): Promise<PayOutcome> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.payOnce(req);
-      } catch (e) {
-        if (isUniqueViolation(e)) return this.replayOrFallback(req);
-        if (isRetryableTxError(e) && attempt < MAX_TX_ATTEMPTS) {
-          log.warn('pay transaction aborted by the database, retrying', { txnId: req.txnId, attempt });
-          await sleep(backoff(attempt, TX_RETRY));
-          continue;
-        }
-        return this.afterFailure(req, e);
-      }
+    try {
+      return await withCommitRetry(
+        this.db,
+        'pay',
+        () => this.payOnce(req),
+        { txnId: req.txnId },
+        { idempotent: true },
+      );
+    } catch (e) {
+      if (isUniqueViolation(e)) return this.replayOrFallback(req);
+      return this.afterFailure(req, e);
     }
   }
 

@@ -112,6 +112,9 @@ export interface PaymentFilter {
   account?: string;
   state?: PaymentState;
   source?: PaymentSource;
+  /** Amount range in tiyn, both ends included. */
+  minAmount?: Tiyn;
+  maxAmount?: Tiyn;
   limit?: number;
   /** Keyset page: only ids below this one (the previous page's `nextBefore`), fast at any depth. */
   before?: string;
@@ -173,6 +176,21 @@ export class PaymentStore {
     return r ? toPayment(r) : null;
   }
 
+  /**
+   * A refund of this payment is being filed: its row is written (refund_version + 1) in the
+   * refund's transaction. Two refunds of one payment filed at once on two Galera nodes then
+   * conflict at certification (the FOR UPDATE above is node-local), one runs again and sees the
+   * other; on one server the row lock already orders them.
+   */
+  async markRefundFiled(trx: Knex.Transaction, id: string): Promise<void> {
+    await rawWrite(
+      this.db,
+      trx,
+      'update `payments` set `refund_version` = `refund_version` + 1 where `id` = ?',
+      [id],
+    );
+  }
+
   async findById(id: string, trx?: Knex.Transaction): Promise<Payment | null> {
     if (!/^\d{1,20}$/.test(id)) return null;
     const r = await this.q(trx)('payments').where({ id }).first();
@@ -192,6 +210,8 @@ export class PaymentStore {
     if (f.account) q = q.where('account', f.account);
     if (f.state) q = q.where('state', f.state);
     if (f.source) q = q.where('source', f.source);
+    if (f.minAmount !== undefined) q = q.where('amount', '>=', f.minAmount);
+    if (f.maxAmount !== undefined) q = q.where('amount', '<=', f.maxAmount);
     if (f.before) q = q.where('id', '<', f.before);
     const rows = await q.limit(Math.min(f.limit ?? 100, 1000)).offset(f.offset ?? 0);
     return rows.map(toPayment);

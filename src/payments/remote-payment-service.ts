@@ -1,3 +1,4 @@
+import { withCommitRetry } from '../db/commit-retry.js';
 import type { CreditOutcome, CreditRequest, RemoteBilling } from '../billing/billing.js';
 import { dbNow } from '../db/db-clock.js';
 import { isUniqueViolation, type Db } from '../db/db.js';
@@ -73,12 +74,20 @@ export class RemotePaymentService extends PaymentServiceBase implements PaymentS
   private async recordThenSend(req: PayRequest, progress: Progress): Promise<PayOutcome> {
     let id: string;
     try {
-      id = await this.payments.insert(undefined, {
-        ...paymentRow(req),
-        state: 'crediting',
-        attempts: 1,
-        nextAttemptAt: dbNow(this.db, this.claimMs),
-      });
+      // The insert alone, run again after a conflict (src/db/commit-retry.ts): a run again after a
+      // first one that did commit meets the unique key and replays.
+      id = await withCommitRetry(
+        this.db,
+        'pay record',
+        () =>
+          this.payments.insert(undefined, {
+            ...paymentRow(req),
+            state: 'crediting',
+            attempts: 1,
+            nextAttemptAt: dbNow(this.db, this.claimMs),
+          }),
+        { txnId: req.txnId },
+      );
     } catch (e) {
       if (isUniqueViolation(e)) return this.replayOrFallback(req);
       return this.afterFailure(req, e);

@@ -1,3 +1,4 @@
+import { transactionWithRetry } from '../db/commit-retry.js';
 import { audit, type Actor } from '../audit/audit-log.js';
 import { dbNow } from '../db/db-clock.js';
 import type { Db } from '../db/db.js';
@@ -30,7 +31,7 @@ export async function retryCreditNow(
   if (!p) throw new NotFoundError('payment');
   if (p.state !== 'pending')
     throw new ConflictError(`payment ${p.txnId} is ${p.state}: only a pending credit is retried`);
-  const moved = await deps.db.knex.transaction(async (trx) => {
+  const moved = await transactionWithRetry(deps.db, 'retry credit now', async (trx) => {
     const ok = await deps.store.transition(
       trx,
       p.id,

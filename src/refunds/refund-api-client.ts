@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import got, { RequestError, type Got } from 'got';
 import {
   isSafeNumber,
   LosslessNumber,
   parse as parseLossless,
   stringify as stringifyLossless,
 } from 'lossless-json';
-import { UpstreamError } from '../shared/errors.js';
+import { Outbound, OutboundError } from '../http/outbound.js';
 import type { RequestLog } from '../http/request-log.js';
 import { getLogger } from '../log/logger.js';
+import { UpstreamError } from '../shared/errors.js';
 
 /**
  * The client of Kaspi's Refund API (returnApi): Auth/GetToken, Auth/CheckToken,
@@ -20,6 +20,8 @@ import { getLogger } from '../log/logger.js';
  * - On HTTP 401/403 the client takes a new token and repeats the call once; nothing else is
  *   retried here (the poller owns retries, and the RefundIdentificator makes them safe).
  * - Every call, with its answer, goes to the request log (channel `refund_api`), tokens masked.
+ * - The transport (timeouts, request log, failure classes) is src/http/outbound.ts; every call is a
+ *   POST without an Idempotency-Key, so the transport never repeats one.
  */
 
 const log = getLogger('refund-api');
@@ -173,21 +175,28 @@ export function parseValidTo(text: string): Date | null {
 }
 
 export class RefundApiClient {
-  private readonly http: Got;
+  private readonly http: Outbound;
 
   constructor(
     private readonly opts: RefundApiOptions,
-    private readonly requestLog: RequestLog,
+    requestLog: RequestLog,
     private readonly tokens: TokenProvider,
   ) {
-    this.http = got.extend({
-      prefixUrl: opts.baseUrl.replace(/\/+$/, ''),
-      timeout: { connect: Math.min(opts.timeoutMs, 5000), request: opts.timeoutMs },
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
+    this.http = new Outbound({
+      upstream: 'refund_api',
+      channel: 'refund_api',
+      baseUrl: opts.baseUrl,
+      timeoutMs: opts.timeoutMs,
+      connectTimeoutMs: Math.min(opts.timeoutMs, 5000),
+      requestLog,
+      logResponseChars: 16000,
       headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' },
     });
+  }
+
+  /** Drops kept-alive connections (shutdown). */
+  close(): void {
+    this.http.close();
   }
 
   /** Auth/GetToken. Kills whatever token was active: only the token store may call it. */
@@ -273,43 +282,38 @@ export class RefundApiClient {
   }
 
   private async post(path: string, body: string, token: string | null, meta: CallMeta): Promise<RawAnswer> {
-    const started = process.hrtime.bigint();
-    const headers: Record<string, string> = {};
-    if (token !== null) headers.token = token;
-    const entry = {
-      channel: 'refund_api' as const,
-      requestId: meta.refundId ? `refund:${meta.refundId}` : randomUUID(),
-      method: 'POST',
-      command: meta.command,
-      txnId: meta.txnId ?? null,
-      request: `${path} token=${token === null ? '-' : '***'} ${body}`,
-    };
-    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e6;
     try {
-      const res = await this.http.post(path, { body, headers });
-      const text = token === null ? res.body : res.body.split(token).join('***');
-      const answer = res.statusCode === 200 ? readRefundAnswer(200, res.body) : null;
-      this.requestLog.record({
-        ...entry,
-        httpStatus: res.statusCode,
-        result: answer ? answer.statusCode : null,
-        comment: answer?.errorCode != null ? `error ${answer.errorCode}: ${answer.errorMessage ?? ''}` : null,
-        response: text,
-        durationMs: elapsed(),
+      const res = await this.http.send({
+        method: 'POST',
+        path,
+        body,
+        headers: token === null ? {} : { token },
+        secrets: token === null ? [] : [token],
+        log: {
+          command: meta.command,
+          txnId: meta.txnId,
+          requestId: meta.refundId ? `refund:${meta.refundId}` : randomUUID(),
+          request: () => `${path} token=${token === null ? '-' : '***'} ${body}`,
+          answer: (a) => {
+            const answer = a.status === 200 ? readRefundAnswer(200, a.body) : null;
+            return {
+              result: answer ? answer.statusCode : null,
+              comment:
+                answer?.errorCode != null ? `error ${answer.errorCode}: ${answer.errorMessage ?? ''}` : null,
+            };
+          },
+        },
       });
-      return { httpStatus: res.statusCode, text: res.body };
+      return { httpStatus: res.status, text: res.body };
     } catch (e) {
-      const timedOut = e instanceof RequestError && (e.code === 'ETIMEDOUT' || e.name === 'TimeoutError');
-      const failure: RefundApiFailure = timedOut ? 'timeout' : 'connection';
-      const code = e instanceof RequestError ? e.code : 'unknown';
-      this.requestLog.record({ ...entry, comment: `no answer: ${failure} (${code})`, durationMs: elapsed() });
+      if (!(e instanceof OutboundError)) throw e;
+      const failure: RefundApiFailure = e.outbound.failure === 'timeout' ? 'timeout' : 'connection';
       // A refused connection never reached Kaspi; anything later may have been applied.
-      const unknown = !(e instanceof RequestError && (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND'));
       throw new RefundApiError(
         failure,
-        `Refund API ${meta.command}: no answer (${code})`,
+        `Refund API ${meta.command}: no answer (${e.outbound.code})`,
         true,
-        unknown,
+        e.mayHaveReachedPeer,
         undefined,
         e,
       );

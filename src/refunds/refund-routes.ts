@@ -41,7 +41,8 @@ export function nextBefore(rows: { id: string }[], limit: number | undefined): s
 
 /**
  * The refunds part of the admin API (behind adminAuth):
- * - POST /api/refunds `{"txnId","amount":"100.00","reason"}` (+ optional `Idempotency-Key`) → 202
+ * - POST /api/refunds `{"txnId","amount":"100.00","reason","source"?}` (+ optional `Idempotency-Key`) → 202
+ *   (`source: "kaspi_qr"`: a Kaspi QR purchase by its QrPaymentId, returned by payment/return)
  *   with the refund as it stands after Kaspi's first answer (200 for a repeat of the same key);
  * - GET /api/refunds?status=&txnId=&flagged=true&limit=&before= (keyset: `nextBefore` of the last page)
  * - GET /api/refunds/:id
@@ -65,7 +66,12 @@ export function refundRoutes(deps: RefundRoutesDeps): Router {
       );
     if (typeof b.reason !== 'string') throw new ValidationError('reason is required (1 to 500 characters)');
     const amount = readAmount(b, 'amount');
+    if (b.source !== undefined && b.source !== 'kaspi' && b.source !== 'kaspi_qr')
+      throw new ValidationError(
+        'source must be "kaspi" (the default) or "kaspi_qr" (txnId = the QrPaymentId)',
+      );
     const { refund, created } = await deps.refunds.create({
+      source: b.source as 'kaspi' | 'kaspi_qr' | undefined,
       txnId: b.txnId,
       amount,
       reason: b.reason,
@@ -81,7 +87,7 @@ export function refundRoutes(deps: RefundRoutesDeps): Router {
     if (status !== undefined && !REFUND_STATUSES.includes(status as RefundStatus)) {
       throw new ValidationError(`status must be one of ${REFUND_STATUSES.join(', ')}`);
     }
-    if (txnId !== undefined && (typeof txnId !== 'string' || !/^\d{1,18}$/.test(txnId)))
+    if (txnId !== undefined && (typeof txnId !== 'string' || !/^\d{1,19}$/.test(txnId)))
       throw new ValidationError('txnId must be digits');
     const limit = listLimit(req.query.limit);
     const list = await deps.refunds.list({

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { audit, type Actor } from '../audit/audit-log.js';
+import { transactionWithRetry } from '../db/commit-retry.js';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
+import { backoff } from '../shared/backoff.js';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
 import type { PaymentStore } from '../payments/payment-store.js';
 import { RefundApiError, type RefundAnswer, type RefundApiClient } from './refund-api-client.js';
 import type { RefundBilling, RefundNotice } from './refund-billing.js';
+import type { KaspiQrReturns } from './kaspi-qr-returns.js';
 import {
   KASPI_STATUS,
   PENDING_STATUSES,
@@ -40,10 +43,14 @@ export interface CreateRefund {
   createdBy: string;
   /** Who asked, for the audit log (written in the transaction that stores the refund). */
   actor: Actor;
+  /** Whose payment: `kaspi` (default, the Refund API) or `kaspi_qr` (txnId = the QrPaymentId; payment/return). */
+  source?: 'kaspi' | 'kaspi_qr';
 }
 
 /** The refund ledger and its conversation with Kaspi. */
 export class RefundService {
+  private qr: KaspiQrReturns | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly store: RefundStore,
@@ -53,8 +60,15 @@ export class RefundService {
     private readonly settings: RefundSettings,
   ) {}
 
+  /** Kaspi QR returns (`source: "kaspi_qr"`) go through this ledger too; wired when KASPI_QR_SCHEME is set. */
+  useKaspiQr(returns: KaspiQrReturns): void {
+    this.qr = returns;
+    returns.attach(this);
+  }
+
+  /** Something to poll: the Refund API, Kaspi QR returns, or both. */
   get enabled(): boolean {
-    return this.api !== null;
+    return this.api !== null || this.qr !== null;
   }
 
   /**
@@ -64,6 +78,15 @@ export class RefundService {
    * earlier request with the same idempotency key.
    */
   async create(input: CreateRefund): Promise<{ refund: Refund; created: boolean }> {
+    if (input.source === 'kaspi_qr') {
+      if (!this.qr)
+        throw new AppError('kaspi_qr_disabled', 'Kaspi QR is not configured here (KASPI_QR_SCHEME)', {
+          httpStatus: 409,
+        });
+      return this.qr.create(input);
+    }
+    if (input.source !== undefined && input.source !== 'kaspi')
+      throw new ValidationError('source must be "kaspi" or "kaspi_qr"');
     const api = this.api;
     if (!api)
       throw new AppError('refunds_disabled', 'refunds are not configured (REFUND_API_URL)', {
@@ -77,7 +100,11 @@ export class RefundService {
 
     let id: string;
     try {
-      id = await this.db.knex.transaction(async (trx) => this.checkAndInsert(trx, req));
+      // Run again from the start when the database aborted it for a conflict: on Galera the refund
+      // that lost certification to another one of the same payment then sees it in what is held.
+      id = await transactionWithRetry(this.db, 'file refund', (trx) => this.checkAndInsert(trx, req), {
+        txnId: req.txnId,
+      });
     } catch (e) {
       if (req.idempotencyKey && isUniqueViolation(e)) {
         const earlier = await this.store.findByIdempotencyKey(req.idempotencyKey);
@@ -117,6 +144,8 @@ export class RefundService {
    */
   async poll(refund: Refund): Promise<void> {
     if (refund.status === 'success') return this.notifyRemote(refund);
+    // A Kaspi QR return is never filed with the Refund API: its own check settles it.
+    if (refund.source === 'kaspi_qr') return this.qr?.recover(refund);
     if (!this.api) return;
     if (refund.requestIdentificator === null) return this.file(refund);
     let answer: RefundAnswer;
@@ -137,7 +166,7 @@ export class RefundService {
    */
   async resume(id: string, actor: Actor): Promise<Refund> {
     const r = await this.get(id);
-    const resumed = await this.db.knex.transaction(async (trx) => {
+    const resumed = await transactionWithRetry(this.db, 'resume refund', async (trx) => {
       if (!(await this.store.resume(id, MOVABLE, trx))) return false;
       await audit.record(trx, {
         actor,
@@ -198,6 +227,7 @@ export class RefundService {
       idempotencyKey: key,
       createdBy: input.createdBy,
       actor: input.actor,
+      source: 'kaspi',
       returnAmount,
     };
   }
@@ -208,7 +238,11 @@ export class RefundService {
     throw new ConflictError('idempotency key already used for another refund', { refundId: earlier.id });
   }
 
-  /** The payment is locked (PaymentStore.findForRefund) for the check and the insert. */
+  /**
+   * The payment is locked (PaymentStore.findForRefund) and written (markRefundFiled) for the check
+   * and the insert: on one server the lock orders two refunds of one payment, on Galera the write
+   * makes them conflict at certification.
+   */
   private async checkAndInsert(
     trx: Knex.Transaction,
     req: Required<CreateRefund> & { returnAmount: number },
@@ -227,6 +261,8 @@ export class RefundService {
         },
       );
     }
+    // The payment's row written before anything is read of its refunds: see markRefundFiled.
+    await this.payments.markRefundFiled(trx, p.id);
     const paid = p.amount;
     const held = await this.store.heldAmount(trx, p.id);
     if (held + req.amount > paid) {
@@ -353,11 +389,11 @@ export class RefundService {
       log.info('refund status', { refundId: refund.id, status, kaspiStatus: a.statusCode });
   }
 
-  private async finish(
-    refund: Refund,
-    status: 'success' | 'declined' | 'failed',
-    patch: RefundPatch,
-  ): Promise<void> {
+  /**
+   * A refund to a final status, once (the conditional transition decides who wins); success debits
+   * the embedded billing in the same transaction, or tells the remote one after commit.
+   */
+  async finish(refund: Refund, status: 'success' | 'declined' | 'failed', patch: RefundPatch): Promise<void> {
     if (status !== 'success') {
       const moved = await this.store.transition(undefined, refund.id, MOVABLE, {
         ...patch,
@@ -378,7 +414,7 @@ export class RefundService {
     }
     const notice = this.notice(refund);
     const billing = this.billing;
-    const moved = await this.db.knex.transaction(async (trx) => {
+    const moved = await transactionWithRetry(this.db, 'refund success', async (trx) => {
       const won = await this.store.transition(trx, refund.id, MOVABLE, {
         ...patch,
         status: 'success',
@@ -499,9 +535,12 @@ export class RefundService {
     await this.retryLater(refund, message);
   }
 
-  /** Backoff: REFUND_BACKOFF_MS after the first call, doubling with every call since, at most an hour. */
+  /**
+   * The one backoff: REFUND_BACKOFF_MS after the first call, doubling with every call since, at most an
+   * hour, with jitter (half of it), so refunds filed together are not polled in step.
+   */
   private nextPoll(refund: Refund): string {
-    const delay = Math.min(this.settings.backoffMs * 2 ** Math.min(refund.polls, 30), MAX_BACKOFF_MS);
+    const delay = backoff(refund.polls + 1, { baseMs: this.settings.backoffMs, maxMs: MAX_BACKOFF_MS });
     return dbTime(new Date(Date.now() + delay));
   }
 }

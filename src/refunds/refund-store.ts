@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { withCommitRetry } from '../db/commit-retry.js';
 import { dbTime, type Db } from '../db/db.js';
 import { toTiyn, type Tiyn } from '../shared/money.js';
 
@@ -54,8 +55,12 @@ export const FINAL_STATUSES: readonly RefundStatus[] = ['success', 'declined', '
 /** Refunds that no longer hold any of the payment's amount. */
 export const RELEASED_STATUSES: readonly RefundStatus[] = ['declined', 'failed'];
 
+/** Which channel's payment a refund returns: `kaspi` through the Refund API, `kaspi_qr` by payment/return. */
+export type RefundSource = 'kaspi' | 'kaspi_qr';
+
 export interface Refund {
   id: string;
+  source: RefundSource;
   refundIdentificator: string;
   idempotencyKey: string | null;
   paymentId: string;
@@ -85,6 +90,7 @@ export interface Refund {
 }
 
 export interface NewRefund {
+  source?: RefundSource;
   refundIdentificator: string;
   idempotencyKey: string | null;
   paymentId: string;
@@ -118,6 +124,7 @@ const str = (v: unknown) => (v == null ? null : String(v));
 function toRefund(r: Row): Refund {
   return {
     id: String(r.id),
+    source: r.source === 'kaspi_qr' ? 'kaspi_qr' : 'kaspi',
     refundIdentificator: String(r.refund_identificator),
     idempotencyKey: str(r.idempotency_key),
     paymentId: String(r.payment_id),
@@ -167,6 +174,7 @@ export class RefundStore {
   async insert(trx: Knex.Transaction, r: NewRefund): Promise<string> {
     const now = dbTime();
     const [id] = await trx('refunds').insert({
+      source: r.source ?? 'kaspi',
       refund_identificator: r.refundIdentificator,
       idempotency_key: r.idempotencyKey,
       payment_id: r.paymentId,
@@ -277,28 +285,42 @@ export class RefundStore {
     }
     if (patch.billingNotified) u.billing_notified_at = now;
     if (patch.billingRef !== undefined) u.billing_ref = patch.billingRef?.slice(0, 100) ?? null;
-    const n = await q('refunds').where({ id }).whereIn('status', from).update(u);
+    const update = () => q('refunds').where({ id }).whereIn('status', from).update(u);
+    // In the caller's transaction its own retry covers it; on its own it is retried here.
+    const n = trx
+      ? await update()
+      : await withCommitRetry(this.db, 'refund update', update, { refundId: id });
     return n === 1;
   }
 
   /** A person's go-ahead: poll this refund again now, and flag it anew if it still goes wrong. */
   async resume(id: string, from: readonly RefundStatus[], trx?: Knex.Transaction): Promise<boolean> {
     const now = dbTime();
-    const n = await (trx ?? this.db.knex)('refunds')
-      .where({ id })
-      .whereIn('status', from)
-      .update({ next_poll_at: now, flagged_at: null, flag_reason: null, updated_at: now });
+    const update = () =>
+      (trx ?? this.db.knex)('refunds')
+        .where({ id })
+        .whereIn('status', from)
+        .update({ next_poll_at: now, flagged_at: null, flag_reason: null, updated_at: now });
+    const n = trx
+      ? await update()
+      : await withCommitRetry(this.db, 'refund resume', update, { refundId: id });
     return n === 1;
   }
 
   /** Flags a refund for a person once; false when it was flagged already. */
   async flag(id: string, reason: string): Promise<boolean> {
     const now = dbTime();
-    const n = await this.db
-      .knex('refunds')
-      .where({ id })
-      .whereNull('flagged_at')
-      .update({ flagged_at: now, flag_reason: reason.slice(0, 255), updated_at: now });
+    const n = await withCommitRetry(
+      this.db,
+      'refund flag',
+      () =>
+        this.db
+          .knex('refunds')
+          .where({ id })
+          .whereNull('flagged_at')
+          .update({ flagged_at: now, flag_reason: reason.slice(0, 255), updated_at: now }),
+      { refundId: id },
+    );
     return n === 1;
   }
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { withCommitRetry } from '../db/commit-retry.js';
 import { dbTime, fromDbTime, isUniqueViolation, type Db } from '../db/db.js';
+import { backoff, sleep } from '../shared/backoff.js';
 import { UpstreamError } from '../shared/errors.js';
 import { getLogger } from '../log/logger.js';
 import type { IssuedToken, TokenLease, TokenProvider } from './refund-api-client.js';
@@ -24,7 +26,8 @@ interface Row {
 }
 
 const ROW_ID = 1;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The wait between looks while another process refreshes the token: from 40-80 ms, doubling to 320-640. */
+const LOCK_WAIT = { baseMs: 80, maxMs: 640 };
 
 /**
  * The deployment's one Refund API token, in the database.
@@ -34,7 +37,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * in one row with a `generation`; a refresh happens only under a lock taken by a conditional update
  * of that row, and a process that got a 401 on generation N refreshes only if the row still holds
  * N: if someone already replaced it, it uses theirs. Within a process, concurrent renewals of the
- * same generation share one attempt.
+ * same generation share one attempt. Every write of the row runs again when the database aborted
+ * it for a conflict (src/db/commit-retry.ts): on Galera two nodes taking the lock at once conflict
+ * at COMMIT, the loser runs again and finds it taken.
  */
 export class RefundTokenStore implements TokenProvider {
   private readonly owner: string;
@@ -65,11 +70,13 @@ export class RefundTokenStore implements TokenProvider {
 
   async renew(stale: TokenLease): Promise<TokenLease> {
     // Only the generation that failed is dropped: a newer one stored meanwhile stays.
-    await this.db
-      .knex('refund_api_token')
-      .where({ id: ROW_ID, generation: stale.generation })
-      .whereNotNull('token')
-      .update({ token: null, valid_to: null, updated_at: dbTime() });
+    await this.write('token drop', () =>
+      this.db
+        .knex('refund_api_token')
+        .where({ id: ROW_ID, generation: stale.generation })
+        .whereNotNull('token')
+        .update({ token: null, valid_to: null, updated_at: dbTime() }),
+    );
     return this.refresh(stale.generation);
   }
 
@@ -90,7 +97,7 @@ export class RefundTokenStore implements TokenProvider {
   private async refreshShared(staleGeneration: number): Promise<TokenLease> {
     const deadline = Date.now() + this.waitMs;
     let stale = staleGeneration;
-    for (;;) {
+    for (let round = 1; ; round++) {
       const row = await this.read();
       if (row.generation > stale && this.usable(row))
         return { token: row.token as string, generation: row.generation };
@@ -110,7 +117,7 @@ export class RefundTokenStore implements TokenProvider {
           true,
         );
       }
-      await sleep(40 + Math.random() * 80);
+      await sleep(backoff(round, LOCK_WAIT));
     }
   }
 
@@ -120,17 +127,19 @@ export class RefundTokenStore implements TokenProvider {
       return { token: row.token as string, generation: row.generation };
     const issued = await this.issue();
     const now = dbTime();
-    const stored = await this.db
-      .knex('refund_api_token')
-      .where({ id: ROW_ID, lock_owner: this.owner })
-      .update({
-        token: issued.token,
-        valid_to: issued.validTo ? dbTime(issued.validTo) : null,
-        generation: row.generation + 1,
-        lock_owner: null,
-        lock_until: null,
-        updated_at: now,
-      });
+    const stored = await this.write('token store', () =>
+      this.db
+        .knex('refund_api_token')
+        .where({ id: ROW_ID, lock_owner: this.owner })
+        .update({
+          token: issued.token,
+          valid_to: issued.validTo ? dbTime(issued.validTo) : null,
+          generation: row.generation + 1,
+          lock_owner: null,
+          lock_until: null,
+          updated_at: now,
+        }),
+    );
     if (stored === 1) {
       log.info('Refund API token renewed', {
         generation: row.generation + 1,
@@ -151,26 +160,37 @@ export class RefundTokenStore implements TokenProvider {
 
   private async tryLock(): Promise<boolean> {
     const now = new Date();
-    const n = await this.db
-      .knex('refund_api_token')
-      .where({ id: ROW_ID })
-      .where((q) => q.whereNull('lock_owner').orWhere('lock_until', '<', dbTime(now)))
-      .update({ lock_owner: this.owner, lock_until: dbTime(new Date(now.getTime() + this.lockMs)) });
+    const n = await this.write('token lock', () =>
+      this.db
+        .knex('refund_api_token')
+        .where({ id: ROW_ID })
+        .where((q) => q.whereNull('lock_owner').orWhere('lock_until', '<', dbTime(now)))
+        .update({ lock_owner: this.owner, lock_until: dbTime(new Date(now.getTime() + this.lockMs)) }),
+    );
     return n === 1;
   }
 
   private async unlock(): Promise<void> {
-    await this.db
-      .knex('refund_api_token')
-      .where({ id: ROW_ID, lock_owner: this.owner })
-      .update({ lock_owner: null, lock_until: null });
+    await this.write('token unlock', () =>
+      this.db
+        .knex('refund_api_token')
+        .where({ id: ROW_ID, lock_owner: this.owner })
+        .update({ lock_owner: null, lock_until: null }),
+    );
+  }
+
+  /** One statement on the token's row, run again after a conflict. */
+  private write<T>(what: string, statement: () => PromiseLike<T>): Promise<T> {
+    return withCommitRetry(this.db, what, async () => statement());
   }
 
   private async read(): Promise<Row> {
     let r = await this.db.knex('refund_api_token').where({ id: ROW_ID }).first();
     if (!r) {
       try {
-        await this.db.knex('refund_api_token').insert({ id: ROW_ID, generation: 0, updated_at: dbTime() });
+        await this.write('token row', () =>
+          this.db.knex('refund_api_token').insert({ id: ROW_ID, generation: 0, updated_at: dbTime() }),
+        );
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
       }

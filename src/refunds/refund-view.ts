@@ -5,6 +5,7 @@ import type { Refund } from './refund-store.js';
 export function refundView(r: Refund) {
   return {
     id: r.id,
+    source: r.source,
     txnId: r.txnId,
     paymentId: r.paymentId,
     account: r.account,

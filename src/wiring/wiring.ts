@@ -11,12 +11,14 @@ import type { Billing } from '../billing/billing.js';
 import { HttpBilling } from '../billing/http-billing.js';
 import { SqlBilling } from '../billing/sql-billing.js';
 import { ConfigError, jetpayEnabled, type Config } from '../config/config.js';
+import { consoleRoutes } from '../console/console-routes.js';
+import { ConsoleQueries } from '../console/console-queries.js';
 import { SessionStore } from '../console/session-store.js';
 import { UserService } from '../console/user-service.js';
 import { UserStore } from '../console/user-store.js';
-import { createDb, type Db } from '../db/db.js';
+import { createDb, type Db, type DbOptions } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
-import { IpAllowlist } from '../http/ip-allowlist.js';
+import { IpAllowlist, trustProxySetting } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
 import { requestLogEvidence } from '../http/request-log-evidence.js';
 import { jetpayRoutes } from '../jetpay/jetpay-routes.js';
@@ -48,6 +50,10 @@ import { payPageRoutes } from '../kaspi-qr/pay-page.js';
 import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
 import { parseLateChecks } from '../config/kaspi-qr-config.js';
+import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
+import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
+import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
+import { returnPageRoutes, returnSessionRoutes } from '../refunds/kaspi-qr-return-routes.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -84,6 +90,8 @@ export interface Services {
   users: UserService;
   /** null when KASPI_QR_SCHEME is not set (Kaspi QR off: its routes are 404, nothing of it runs). */
   kaspiQr: KaspiQrParts | null;
+  /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
+  qrReturns: QrReturnParts | null;
 }
 
 export interface KaspiQrParts {
@@ -91,6 +99,12 @@ export interface KaspiQrParts {
   engine: KaspiQrEngine;
   /** Where every Kaspi QR call is counted (the metrics, once they exist). */
   observeCalls(fn: (method: MethodName, outcome: string) => void): void;
+}
+
+export interface QrReturnParts {
+  returns: KaspiQrReturns;
+  /** r2 return sessions (the payer scans a return QR); their engine is the `kaspi-qr-return-sessions` job. */
+  sessions: ReturnSessions;
 }
 
 export interface Overrides {
@@ -115,6 +129,15 @@ export interface Gateway extends Lifecycle {
   adminApp: Express;
   /** Every job of src/jobs/jobs.ts is registered; crons run only after start() (tests use runNow). */
   scheduler: Scheduler;
+}
+
+/** The pool's settings from the config: size, the COMMIT retry, Galera's causal reads. */
+export function dbOptions(config: Config): DbOptions {
+  return {
+    poolMax: config.DB_POOL_MAX,
+    commitAttempts: config.DB_COMMIT_ATTEMPTS,
+    ...(config.DB_WSREP_SYNC_WAIT === undefined ? {} : { wsrepSyncWait: config.DB_WSREP_SYNC_WAIT }),
+  };
 }
 
 export function createStores(db: Db): Stores {
@@ -189,8 +212,12 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     backoffMs: config.REFUND_BACKOFF_MS,
     maxAgeDays: config.REFUND_MAX_AGE_DAYS,
   });
+  const kaspiQr = createKaspiQr(config, db, stores, payments);
+  const qrReturns = kaspiQr ? createKaspiQrReturns(config, db, stores, kaspiQr.service) : null;
+  if (qrReturns) refunds.useKaspiQr(qrReturns.returns);
   const refundPoller = new RefundPoller(stores.refunds, refunds);
   return {
+    qrReturns,
     billing,
     payments,
     jetpay: createJetpayService(config, stores, billing, payments),
@@ -200,7 +227,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
-    kaspiQr: createKaspiQr(config, db, stores, payments),
+    kaspiQr,
   };
 }
 
@@ -265,6 +292,53 @@ export function createKaspiQr(
   };
 }
 
+/**
+ * Kaspi QR returns (src/refunds/kaspi-qr-returns.ts, r3 and r2's money part) and r2 return sessions,
+ * on Kaspi QR's own client and device token (the KaspiQrService is their port).
+ */
+export function createKaspiQrReturns(
+  config: Config,
+  db: Db,
+  stores: Stores,
+  port: KaspiQrPort,
+): QrReturnParts {
+  // The lock outlives the longest conversation: details (3 GET attempts), return, details, return, details.
+  const lockHoldMs = config.KASPI_QR_TIMEOUT_MS * 12 + 30_000;
+  const returns = new KaspiQrReturns(
+    {
+      db,
+      port,
+      refunds: stores.refunds,
+      qrRefunds: new KaspiQrRefundStore(db),
+      payments: stores.payments,
+      lock: new ReturnLock(db, lockHoldMs),
+      requestLog: stores.requestLog,
+    },
+    {
+      lockHoldMs,
+      lockWaitMs: config.KASPI_QR_TIMEOUT_MS * 2 + 5_000,
+      recheckMs: config.REFUND_BACKOFF_MS,
+    },
+  );
+  const sessions = new ReturnSessions(
+    {
+      db,
+      port,
+      store: new ReturnSessionStore(db),
+      returns,
+      refunds: stores.refunds,
+      payments: stores.payments,
+      requestLog: stores.requestLog,
+    },
+    {
+      publicBaseUrl: (config.PUBLIC_BASE_URL ?? `http://${config.HOST}:${config.PORT}`).replace(/\/+$/, ''),
+      graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
+      identifiedForMs: 10 * 60_000,
+    },
+  );
+  return { returns, sessions };
+}
+
 export function createUserService(config: Config, db: Db): UserService {
   const sessions = new SessionStore(db, {
     idleMs: config.CONSOLE_SESSION_IDLE_MIN * 60_000,
@@ -307,11 +381,33 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
+    consoleRoutes({
+      settings: {
+        lang: config.CONSOLE_LANG,
+        offset: config.KASPI_TXN_DATE_OFFSET,
+        cookieSecure: config.CONSOLE_COOKIE_SECURE,
+        stuckAfterMs: config.RETRY_STUCK_AFTER_MS,
+      },
+      users: services.users,
+      payments: stores.payments,
+      refunds: services.refunds,
+      audit: stores.audit,
+      queries: new ConsoleQueries(db),
+      retry: { db, store: stores.payments, service: services.payments },
+      evidenceFor: (txnId) => requestLogEvidence(db, txnId),
+    }),
   ];
   if (services.kaspiQr) {
     adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
     // The payer's page: no auth, the path's token is a random 128-bit id.
     publicRouters.push(payPageRoutes({ service: services.kaspiQr.service }));
+  }
+  const qrReturns = services.qrReturns;
+  if (qrReturns) {
+    adminRouters.push(returnSessionRoutes({ sessions: qrReturns.sessions, refunds: services.refunds }));
+    publicRouters.push(
+      returnPageRoutes({ sessions: qrReturns.sessions, merchantName: config.KASPI_QR_MERCHANT_NAME }),
+    );
   }
   if (services.jetpay) {
     // On the public listener, outside the Kaspi IP allowlist: JetPay is authenticated by signature.
@@ -341,6 +437,8 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     routers: adminRouters,
     health: kaspiQr ? () => kaspiQr.service.health() : undefined,
   });
+  // The console's cookie is `Secure` when the request came over TLS, also through a named proxy.
+  adminApp.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
   return { app, adminApp };
 }
 
@@ -364,7 +462,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     databasePassword(config.DATABASE_URL),
   );
 
-  const db = overrides.db ?? createDb(config.DATABASE_URL, { poolMax: config.DB_POOL_MAX });
+  const db = overrides.db ?? createDb(config.DATABASE_URL, dbOptions(config));
   await migrateLatest(db);
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
@@ -380,7 +478,14 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
   // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
   const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
-  for (const job of buildJobs({ config, db, stores, services })) scheduler.register(job);
+  for (const job of buildJobs({
+    config,
+    db,
+    stores,
+    services,
+    qrReturnSessions: services.qrReturns?.sessions ?? null,
+  }))
+    scheduler.register(job);
   metrics.watchJobs(scheduler);
 
   const lifecycle = createLifecycle({
@@ -395,6 +500,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     afterStart: services.kaspiQr ? () => (services.kaspiQr as KaspiQrParts).service.start() : undefined,
     beforeDbClose: async () => {
       if (services.billing instanceof HttpBilling) services.billing.close();
+      services.refundApi?.close();
       services.kaspiQr?.service.client.close();
       await stores.requestLog.flush();
     },

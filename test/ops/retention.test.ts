@@ -100,9 +100,9 @@ describe.each(dbKinds)('[%s] request log retention as a job', (kind) => {
       const lease = await t.gateway.db.knex('job_leases').where({ name: 'request-log-retention' }).first();
       expect(Number(lease.fencing_token)).toBe(1);
       const m = (await t.admin().get('/metrics')).text;
-      expect(m).toContain('gateway_job_runs_total{job="request-log-retention"} 1');
-      expect(m).toContain('gateway_job_failures_total{job="request-log-retention"} 0');
-      expect(m).toMatch(/gateway_job_last_duration_seconds\{job="request-log-retention"\} \d/);
+      expect(m).toContain('gateway_job_runs_total{cron_job="request-log-retention"} 1');
+      expect(m).toContain('gateway_job_failures_total{cron_job="request-log-retention"} 0');
+      expect(m).toMatch(/gateway_job_last_duration_seconds\{cron_job="request-log-retention"\} \d/);
     } finally {
       await t.close();
     }

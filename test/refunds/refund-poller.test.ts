@@ -32,7 +32,7 @@ describe.each(dbKinds)('[%s] refund poller', (kind) => {
   const delayOf = (r: { next_poll_at: string; last_polled_at: string }) =>
     Date.parse(`${r.next_poll_at.replace(' ', 'T')}Z`) - Date.parse(`${r.last_polled_at.replace(' ', 'T')}Z`);
 
-  it('when a refund stays MANUAL, then polls are spaced REFUND_BACKOFF_MS, doubling, capped at an hour', async () => {
+  it('when a refund stays MANUAL, then polls are spaced REFUND_BACKOFF_MS, doubling with jitter, capped at an hour', async () => {
     const p = await creditedPayment(t);
     fake.script(p.txnId, [{ status: 0 }, { status: 6 }]);
     const r = await file(p.txnId);
@@ -42,8 +42,16 @@ describe.each(dbKinds)('[%s] refund poller', (kind) => {
       await t.gateway.services.refundPoller.runOnce();
       delays.push(delayOf(await row(r.id)));
     }
+    // Each delay is the one backoff(): REFUND_BACKOFF_MS doubled per poll, with equal jitter, so
+    // between half of it and all of it.
     const expected = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 3600, 3600].map((s) => s * BACKOFF);
-    delays.forEach((d, i) => expect(Math.abs(d - (expected[i] as number))).toBeLessThan(250));
+    delays.forEach((d, i) => {
+      const full = expected[i] as number;
+      expect(d).toBeGreaterThan(full / 2 - 250);
+      expect(d).toBeLessThan(full + 250);
+    });
+    // Jittered: not every delay is the full doubled one (14 draws all at the top: about 1 in 10^17).
+    expect(delays.some((d, i) => Math.abs(d - (expected[i] as number)) > 250)).toBe(true);
     expect((await row(r.id)).status).toBe('manual');
     expect(Number((await row(r.id)).polls)).toBe(14);
   });

@@ -1,3 +1,4 @@
+import { isBrokenConnection } from '../../db/commit-retry.js';
 import { dbTime, type Db } from '../../db/db.js';
 import { getLogger } from '../../log/logger.js';
 import { extraJson } from '../payment-store.js';
@@ -8,6 +9,7 @@ const log = getLogger('one-call');
 
 interface MysqlConnection {
   query(sql: string, values: unknown[], cb: (err: Error | null, result: unknown) => void): void;
+  destroy(): void;
 }
 
 /** The procedure's D: this txn_id is stored already. */
@@ -194,6 +196,12 @@ export class MysqlProcedureLane {
       return await new Promise((resolve, reject) => {
         conn.query(sql, values, (err, result) => (err ? reject(err) : resolve(result)));
       });
+    } catch (e) {
+      // mysql2 lost its place in the CALL's result sets (seen on Galera: "Should not reach here"
+      // after an error packet mid-CALL): this connection serves nothing more; the pool drops it on
+      // its next acquire (knex validates), and the pay's retry goes on a fresh one.
+      if (isBrokenConnection(e)) conn.destroy();
+      throw e;
     } finally {
       await client.releaseConnection(conn);
     }

@@ -29,7 +29,8 @@ export const ONE_CALL_PAYMENT_COLUMNS = [
 
 /**
  * `payments` columns the one call leaves to their default, on purpose: the id (the key), what only
- * an order's pay has (order_number), what only the external billing and JetPay write.
+ * an order's pay has (order_number), what only the external billing and JetPay write, and what
+ * only filing a refund writes (refund_version: 0 for a new payment).
  */
 export const ONE_CALL_PAYMENT_UNSET = [
   'id',
@@ -39,6 +40,7 @@ export const ONE_CALL_PAYMENT_UNSET = [
   'announced_amount',
   'flag',
   'flagged_at',
+  'refund_version',
 ] as const;
 
 /** `account_ledger` columns of the credit's line, and the one left to its default. */
