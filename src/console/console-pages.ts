@@ -6,7 +6,9 @@ import { ASSETS } from './assets.js';
 import { amountInWords, formatAmount, formatTime, type Lang } from './format.js';
 import { html, query, type HtmlValue, type SafeHtml } from './html.js';
 import type { MsgKey, T } from './i18n.js';
-import type { ResultCount, SourceDay } from './console-queries.js';
+import type { Account, Order } from '../billing/account-store.js';
+import type { PurchaseWithPayment } from '../kaspi-qr/kaspi-qr-store.js';
+import type { LedgerLine, ResultCount, SourceDay } from './console-queries.js';
 import type { Session } from './session-store.js';
 import { roleAtLeast, type ConsoleUser, type Role } from './user-store.js';
 
@@ -31,6 +33,8 @@ const NAV: { key: MsgKey; href: string; role: Role }[] = [
   { key: 'payments', href: '/console/payments', role: 'viewer' },
   { key: 'refunds', href: '/console/refunds', role: 'viewer' },
   { key: 'attention', href: '/console/attention', role: 'viewer' },
+  { key: 'kaspiQr', href: '/console/qr', role: 'viewer' },
+  { key: 'accounts', href: '/console/accounts', role: 'viewer' },
   { key: 'auditLog', href: '/console/audit', role: 'admin' },
   { key: 'users', href: '/console/users', role: 'admin' },
 ];
@@ -616,6 +620,8 @@ export interface AttentionData {
   stuck: Payment[];
   stuckCount: number;
   refunds: Refund[];
+  jetpay: Payment[];
+  qr: PurchaseWithPayment[];
 }
 
 export function attentionPage(c: Ctx, d: AttentionData): SafeHtml {
@@ -654,6 +660,32 @@ export function attentionPage(c: Ctx, d: AttentionData): SafeHtml {
           money(c, p.amount),
           stateText(p.state),
           p.lastError,
+        ]),
+        c.t('nothingToDo'),
+      )}
+      <h2>${c.t('flaggedJetpay')}</h2>
+      ${table(
+        null,
+        [c.t('received'), c.t('txnId'), c.t('account'), c.t('amount'), c.t('state')],
+        d.jetpay.map((p) => [
+          time(c, p.receivedAt),
+          html`<a href="${`/console/payments/${p.id}`}">${p.txnId}</a>`,
+          p.account,
+          money(c, p.amount),
+          stateText(p.state),
+        ]),
+        c.t('nothingToDo'),
+      )}
+      <h2>${c.t('qrUnknown')}</h2>
+      ${table(
+        null,
+        [c.t('created'), c.t('qrId'), c.t('account'), c.t('amount'), c.t('state')],
+        d.qr.map((q) => [
+          time(c, q.createdAt.toISOString()),
+          html`<a href="${`/console/payments/${q.paymentId}`}">${q.qrPaymentId}</a>`,
+          q.account,
+          money(c, q.amount),
+          stateText(q.state),
         ]),
         c.t('nothingToDo'),
       )}`,
@@ -753,5 +785,199 @@ export function usersPage(c: Ctx, users: ConsoleUser[], status?: SafeHtml): Safe
         <button type="submit">${c.t('add')}</button>
       </form>`,
     status,
+  );
+}
+
+export function accountsPage(
+  c: Ctx,
+  q: string | undefined,
+  accounts: Account[],
+  orders: Order[],
+  status?: SafeHtml,
+): SafeHtml {
+  const s = c.session as Session;
+  const canAct = roleAtLeast(s.role, 'operator');
+  const show = (a: string) => `/console/accounts/show${query({ account: a })}`;
+  return layout(
+    c,
+    c.t('accounts'),
+    html`<h1>${c.t('accounts')}</h1>
+      <form class="filters" method="get" action="/console/accounts" role="search">
+        <div>
+          <label for="aq">${c.t('search')}</label
+          ><input id="aq" name="q" type="search" value="${q ?? ''}" maxlength="200" />
+        </div>
+        <button type="submit">${c.t('apply')}</button>
+      </form>
+      ${table(
+        null,
+        [c.t('account'), c.t('name'), c.t('balance'), c.t('status'), c.t('created')],
+        accounts.map((a) => [
+          html`<a href="${show(a.account)}">${a.account}</a>`,
+          a.name,
+          money(c, a.balance),
+          stateText(a.status),
+          time(c, a.createdAt),
+        ]),
+        c.t('none'),
+      )}
+      ${
+        canAct
+          ? html`<h2>${c.t('addAccount')}</h2>
+              <form method="post" action="/console/accounts" class="filters">
+                ${csrfField(c)}
+                <div>
+                  <label for="new-account">${c.t('account')}</label
+                  ><input id="new-account" name="account" required maxlength="200" />
+                </div>
+                <div>
+                  <label for="new-name">${c.t('name')}</label
+                  ><input id="new-name" name="name" maxlength="200" />
+                </div>
+                <button type="submit">${c.t('add')}</button>
+              </form>`
+          : ''
+      }
+      <h2>${c.t('orders')}</h2>
+      ${table(
+        null,
+        [c.t('order'), c.t('account'), c.t('amount'), c.t('paid'), c.t('status'), c.t('description'), ''],
+        orders.map((o) => [
+          o.number,
+          o.account ? html`<a href="${show(o.account)}">${o.account}</a>` : '',
+          money(c, o.amount),
+          money(c, o.paidAmount),
+          stateText(o.status),
+          o.description,
+          canAct && o.status === 'open'
+            ? html`<form method="post" action="/console/orders/close">
+                ${csrfField(c)}<input type="hidden" name="number" value="${o.number}" /><button
+                  type="submit"
+                  class="secondary"
+                >
+                  ${c.t('closeOrder')} ${o.number}
+                </button>
+              </form>`
+            : '',
+        ]),
+        c.t('none'),
+      )}
+      ${
+        canAct
+          ? html`<h2>${c.t('addOrder')}</h2>
+              <form method="post" action="/console/orders" class="filters">
+                ${csrfField(c)}
+                <div>
+                  <label for="order-number">${c.t('order')}</label
+                  ><input id="order-number" name="number" required maxlength="200" />
+                </div>
+                <div>
+                  <label for="order-amount">${c.t('amount')}</label
+                  ><input id="order-amount" name="amount" required inputmode="decimal" size="12" />
+                </div>
+                <div>
+                  <label for="order-account">${c.t('account')}</label
+                  ><input id="order-account" name="account" maxlength="200" />
+                </div>
+                <div>
+                  <label for="order-description">${c.t('description')}</label
+                  ><input id="order-description" name="description" maxlength="200" />
+                </div>
+                <button type="submit">${c.t('add')}</button>
+              </form>`
+          : ''
+      }`,
+    status,
+  );
+}
+
+export function accountPage(c: Ctx, a: Account, ledger: LedgerLine[], status?: SafeHtml): SafeHtml {
+  const s = c.session as Session;
+  const field = (k: MsgKey, v: HtmlValue) =>
+    html`<dt>${c.t(k)}</dt>
+      <dd>${v ?? ''}</dd>`;
+  const close = a.status === 'active';
+  return layout(
+    c,
+    `${c.t('account')} ${a.account}`,
+    html`<h1>${c.t('account')} <span>${a.account}</span></h1>
+      <dl class="fields">
+        ${field('name', a.name)}${field('balance', money(c, a.balance))}${field('status', stateText(a.status))}
+        ${field('created', time(c, a.createdAt))}
+      </dl>
+      <p><a href="${`/console/payments${query({ q: a.account })}`}">${c.t('payments')}</a></p>
+      ${
+        roleAtLeast(s.role, 'operator')
+          ? html`<form method="post" action="/console/accounts/status">
+              ${csrfField(c)}<input type="hidden" name="account" value="${a.account}" /><input
+                type="hidden"
+                name="status"
+                value="${close ? 'closed' : 'active'}"
+              /><button type="submit" class="secondary">
+                ${close ? c.t('closeAccount') : c.t('reopenAccount')}
+              </button>
+            </form>`
+          : ''
+      }
+      <h2>${c.t('ledger')}</h2>
+      ${table(
+        null,
+        [c.t('time'), c.t('kind'), c.t('amount'), c.t('prvTxn'), c.t('order'), c.t('reference')],
+        ledger.map((l) => [
+          time(c, l.createdAt),
+          l.kind,
+          money(c, l.amount),
+          html`<a href="${`/console/payments/${l.paymentId}`}">${l.paymentId}</a>`,
+          l.orderNumber,
+          l.ref,
+        ]),
+        c.t('noEntries'),
+      )}`,
+    status,
+  );
+}
+
+export function qrPage(
+  c: Ctx,
+  f: { state?: string; account?: string },
+  list: PurchaseWithPayment[],
+  states: readonly string[],
+): SafeHtml {
+  return layout(
+    c,
+    c.t('kaspiQr'),
+    html`<h1>${c.t('kaspiQr')}</h1>
+      <form class="filters" method="get" action="/console/qr">
+        ${select('state', c.t('state'), c.t('any'), [...states], f.state)}
+        <div>
+          <label for="qr-account">${c.t('account')}</label
+          ><input id="qr-account" name="account" value="${f.account ?? ''}" maxlength="200" />
+        </div>
+        <button type="submit">${c.t('apply')}</button>
+      </form>
+      ${table(
+        null,
+        [
+          c.t('created'),
+          c.t('qrId'),
+          c.t('kind'),
+          c.t('account'),
+          c.t('amount'),
+          c.t('state'),
+          c.t('credited'),
+          c.t('lastError'),
+        ],
+        list.map((q) => [
+          time(c, q.createdAt.toISOString()),
+          html`<a href="${`/console/payments/${q.paymentId}`}">${q.qrPaymentId}</a>`,
+          q.kind,
+          q.account,
+          money(c, q.amount),
+          stateText(q.state),
+          stateText(q.paymentState),
+          q.lastError,
+        ]),
+        c.t('none'),
+      )}`,
   );
 }

@@ -1,4 +1,5 @@
 import { dbTime, type Db } from '../db/db.js';
+import { KaspiQrStore, type PurchaseWithPayment, type QrState } from '../kaspi-qr/kaspi-qr-store.js';
 import { toTiyn, type Tiyn } from '../shared/money.js';
 
 /**
@@ -22,6 +23,20 @@ export interface ResultCount {
 
 export class ConsoleQueries {
   constructor(private readonly db: Db) {}
+
+  /** Kaspi QR purchases whose outcome Kaspi would not tell (`unknown`): a person asks Kaspi. */
+  qrUnknown(limit = 100): Promise<PurchaseWithPayment[]> {
+    return new KaspiQrStore(this.db).list({ state: 'unknown', limit });
+  }
+
+  /** Kaspi QR purchases, newest first, with their payment's account, amount and credit state. */
+  qrPurchases(f: { state?: QrState; account?: string }, limit = 100): Promise<PurchaseWithPayment[]> {
+    return new KaspiQrStore(this.db).list({ ...f, limit });
+  }
+
+  ledger(account: string): Promise<LedgerLine[]> {
+    return ledgerOf(this.db, account);
+  }
 
   /** Payments received in [from, to), by source: how many, and how many credited for how much. */
   async bySource(from: Date, to: Date): Promise<SourceDay[]> {
@@ -74,4 +89,32 @@ export class ConsoleQueries {
       .orderBy('status')) as Record<string, unknown>[];
     return rows.map((r) => ({ status: String(r.status), count: Number(r.n), flagged: Number(r.f ?? 0) }));
   }
+}
+
+export interface LedgerLine {
+  id: string;
+  paymentId: string;
+  kind: string;
+  ref: string;
+  orderNumber: string | null;
+  amount: Tiyn;
+  createdAt: string;
+}
+
+/** An account's ledger lines, newest first (read only: the billing writes them). */
+export async function ledgerOf(db: Db, account: string, limit = 200): Promise<LedgerLine[]> {
+  const rows = (await db
+    .knex('account_ledger')
+    .where({ account })
+    .orderBy('id', 'desc')
+    .limit(limit)) as Record<string, unknown>[];
+  return rows.map((r) => ({
+    id: String(r.id),
+    paymentId: String(r.payment_id),
+    kind: String(r.kind),
+    ref: String(r.ref ?? ''),
+    orderNumber: r.order_number == null ? null : String(r.order_number),
+    amount: toTiyn(r.amount),
+    createdAt: String(r.created_at),
+  }));
 }

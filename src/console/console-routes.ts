@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { actors, AUDIT_ACTIONS, type AuditStore } from '../audit/audit-log.js';
 import type { EvidenceEntry } from '../http/request-log-evidence.js';
+import type { AccountAdmin } from '../billing/account-admin.js';
+import type { AccountStore } from '../billing/account-store.js';
+import { QR_STATES, type QrState } from '../kaspi-qr/kaspi-qr-store.js';
 import { getLogger } from '../log/logger.js';
 import type { Payment, PaymentSource, PaymentState, PaymentStore } from '../payments/payment-store.js';
 import { retryCreditNow, type RetryNowDeps } from '../payments/retry-now.js';
@@ -26,6 +29,8 @@ import {
   setCookie,
 } from './console-http.js';
 import {
+  accountPage,
+  accountsPage,
   attentionPage,
   auditPage,
   confirmRefundPage,
@@ -34,6 +39,7 @@ import {
   overviewPage,
   paymentPage,
   paymentsPage,
+  qrPage,
   refundPage,
   refundsPage,
   signInPage,
@@ -69,6 +75,8 @@ export interface ConsoleDeps {
   audit: AuditStore;
   queries: ConsoleQueries;
   retry: RetryNowDeps;
+  /** Embedded billing's accounts and orders; null with an external billing (the page says so). */
+  accounts: { store: AccountStore; admin: AccountAdmin } | null;
   evidenceFor(txnId: string): Promise<EvidenceEntry[]>;
 }
 
@@ -402,14 +410,105 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
   });
 
   router.get('/console/attention', async (_req, res) => {
-    const [credits, fatal, flagged] = await Promise.all([
+    const stuckSince = new Date(Date.now() - s.stuckAfterMs).toISOString().replace('T', ' ').replace('Z', '');
+    const [credits, fatal, flagged, jetpay, qr] = await Promise.all([
       deps.payments.unfinishedCredits(s.stuckAfterMs, 100),
       deps.refunds.list({ status: 'fatal', limit: 100 }),
       deps.refunds.list({ flagged: true, limit: 100 }),
+      // A JetPay payment still waiting for its callback past the limit: its credit is in doubt.
+      deps.payments.list({ source: 'jetpay', state: 'awaiting_callback', to: stuckSince, limit: 100 }),
+      deps.queries.qrUnknown(),
     ]);
     const seen = new Set<string>();
     const refunds = [...flagged, ...fatal].filter((r) => !seen.has(r.id) && (seen.add(r.id), true));
-    send(res, attentionPage(ctx(res), { stuck: credits.stuck, stuckCount: credits.stuckCount, refunds }));
+    send(
+      res,
+      attentionPage(ctx(res), { stuck: credits.stuck, stuckCount: credits.stuckCount, refunds, jetpay, qr }),
+    );
+  });
+
+  function accountsOr404(res: Response) {
+    if (!deps.accounts) throw new NotFoundError('accounts', ctx(res).t('accountsExternal'));
+    return deps.accounts;
+  }
+
+  router.get('/console/accounts', async (req, res) => {
+    const acc = accountsOr404(res);
+    const q = one(req.query.q);
+    if (q) {
+      const a = await acc.store.getAccount(q);
+      if (a)
+        return res.redirect(303, `/console/accounts/show?${new URLSearchParams({ account: a.account })}`);
+    }
+    const [accounts, orders] = await Promise.all([
+      q ? Promise.resolve([]) : acc.store.listAccounts({ limit: 100 }),
+      acc.store.listOrders({ limit: 100 }),
+    ]);
+    send(res, accountsPage(ctx(res), q, accounts, orders));
+  });
+
+  async function showAccount(res: Response, account: string, status?: SafeHtml) {
+    const acc = accountsOr404(res);
+    const a = await acc.store.getAccount(account);
+    if (!a) throw new NotFoundError('account', `account ${account} not found`);
+    send(res, accountPage(ctx(res), a, await deps.queries.ledger(a.account), status));
+  }
+
+  router.get('/console/accounts/show', async (req, res) => {
+    await showAccount(res, one(req.query.account) ?? '');
+  });
+
+  router.post('/console/accounts', async (req, res) => {
+    needRole(sess(res), 'operator');
+    const acc = accountsOr404(res);
+    const b = req.body as Record<string, unknown>;
+    const a = await acc.admin.addAccount(
+      { account: one(b.account) ?? '', name: one(b.name) ?? '' },
+      actor(req, res),
+    );
+    await showAccount(res, a.account, notice(ctx(res).t('accountSaved')));
+  });
+
+  router.post('/console/accounts/status', async (req, res) => {
+    needRole(sess(res), 'operator');
+    const acc = accountsOr404(res);
+    const b = req.body as Record<string, unknown>;
+    if (b.status !== 'closed' && b.status !== 'active')
+      throw new ValidationError('status is closed or active');
+    const a = await acc.admin.setAccountStatus(one(b.account) ?? '', b.status, actor(req, res));
+    await showAccount(res, a.account, notice(ctx(res).t('accountSaved')));
+  });
+
+  router.post('/console/orders', async (req, res) => {
+    needRole(sess(res), 'operator');
+    const acc = accountsOr404(res);
+    const b = req.body as Record<string, unknown>;
+    const amount = parseTenge((one(b.amount, 20) ?? '').replace(',', '.'));
+    if (amount === null) throw new ValidationError('the amount is tenge like 1500.00');
+    await acc.admin.addOrder(
+      {
+        number: one(b.number) ?? '',
+        amount,
+        account: one(b.account) ?? null,
+        description: one(b.description) ?? '',
+      },
+      actor(req, res),
+    );
+    res.redirect(303, '/console/accounts');
+  });
+
+  router.post('/console/orders/close', async (req, res) => {
+    needRole(sess(res), 'operator');
+    const acc = accountsOr404(res);
+    await acc.admin.cancelOrder(one((req.body as Record<string, unknown>).number) ?? '', actor(req, res));
+    res.redirect(303, '/console/accounts');
+  });
+
+  router.get('/console/qr', async (req, res) => {
+    const state = QR_STATES.includes(req.query.state as QrState) ? (req.query.state as QrState) : undefined;
+    const account = one(req.query.account);
+    const list = await deps.queries.qrPurchases({ state, account });
+    send(res, qrPage(ctx(res), { state, account }, list, QR_STATES));
   });
 
   router.get('/console/audit', async (req, res) => {

@@ -394,6 +394,8 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
       audit: stores.audit,
       queries: new ConsoleQueries(db),
       retry: { db, store: stores.payments, service: services.payments },
+      accounts:
+        services.billing.kind === 'sql' ? { store: stores.accounts, admin: services.accountAdmin } : null,
       evidenceFor: (txnId) => requestLogEvidence(db, txnId),
     }),
   ];

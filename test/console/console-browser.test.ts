@@ -180,6 +180,10 @@ describe.each(dbKinds)('[%s] the operator console in a real browser', (kind) => 
     await screenshot(page, `${kind}-users`);
     await page.getByRole('link', { name: 'Attention' }).click();
     await noSeriousAxe(page);
+    await screenshot(page, `${kind}-attention`);
+    await page.getByRole('link', { name: 'Kaspi QR' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Kaspi QR' }).isVisible()).resolves.toBe(true);
+    await noSeriousAxe(page);
     await signOut(page);
     await page.close();
   });
@@ -280,6 +284,43 @@ describe.each(dbKinds)('[%s] the operator console in a real browser', (kind) => 
     await expect(page.locator('dl.fields').textContent()).resolves.toContain(account);
     expect(await page.locator('main img').count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await page.close();
+  });
+
+  it('when an operator adds and closes an account on the Accounts page, then both are audited under their name, and a viewer sees no form', async () => {
+    const page = await newPage();
+    await signIn(page, 'operator');
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    const account = `ACC-${Date.now()}`;
+    await page.getByLabel('Account', { exact: true }).first().fill(account);
+    await page.getByLabel('Name', { exact: true }).fill('<b>Айгуль</b> & Co');
+    await page.getByRole('button', { name: 'Add', exact: true }).first().click();
+    await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toContain(account);
+    await expect(page.locator('dl.fields').textContent()).resolves.toContain('<b>Айгуль</b> & Co');
+    await noSeriousAxe(page);
+    await page.getByRole('button', { name: 'Close account' }).click();
+    await expect(page.locator('dl.fields').textContent()).resolves.toContain('closed');
+    const entries = await t.gateway.db
+      .knex('audit_log')
+      .where({ target_type: 'account', target_id: account })
+      .orderBy('id');
+    expect(entries.map((e: { action: string; actor: string }) => [e.action, e.actor])).toEqual([
+      ['account.added', 'console:operator'],
+      ['account.closed', 'console:operator'],
+    ]);
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await noSeriousAxe(page);
+    await screenshot(page, `${kind}-accounts`);
+    await signOut(page);
+    await signIn(page, 'viewer');
+    await page.goto(`${base}/console/accounts`);
+    await expect(page.getByRole('button', { name: 'Add', exact: true }).count()).resolves.toBe(0);
+    const csrf = await page.locator('input[name=_csrf]').first().inputValue();
+    const res = await page.request.post(`${base}/console/accounts`, {
+      form: { _csrf: csrf, account: `V-${account}`, name: 'x' },
+    });
+    expect(res.status()).toBe(403);
+    expect(await t.gateway.stores.accounts.getAccount(`V-${account}`)).toBeNull();
     await page.close();
   });
 
