@@ -5,7 +5,8 @@
  * bench/floor.ts` (BENCH_ROUND_S, BENCH_ROUNDS; BENCH_FLOOR_RATE=n for a fixed rate instead of
  * saturation; BENCH_FLOOR_PAIRED=0 to load one target at a time instead of the floor and the gateway
  * of a command together; BENCH_CPU_PROF=1 leaves the gateway's V8 profile in the log folder).
- * Last line: check_floor=<gateway check CPU / floor check CPU> pay_floor=<the same for pay>, medians.
+ * Last line, medians of the rounds: check_floor_cpu=<gateway check CPU / floor check CPU per request>
+ * pay_floor_rps=<gateway pay req/s / floor pay req/s> pay_floor_cpu=<as for check>.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -73,6 +74,7 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number);
 };
 const cpuOf: Record<string, number[]> = {};
+const rpsOf: Record<string, number[]> = {};
 console.log(
   `${rate ? `fixed rate ${rate}/s` : 'saturation, 16 connections'} per target, ${paired ? 'floor and gateway at once' : 'one target at a time'}, ` +
     `${rounds} rounds × ${roundS} s; load average ${os.loadavg()[0]?.toFixed(1)}; logs in ${workDir}`,
@@ -113,6 +115,7 @@ for (let r = 1; r <= rounds; r++) {
       const { res, cpu } = measured[i] as Awaited<ReturnType<typeof measure>>;
       const name = (t as (typeof targets)[number]).name;
       (cpuOf[name] ??= []).push(cpu);
+      (rpsOf[name] ??= []).push(res.rps);
       if (name === 'bare express') bareRps = res.rps;
       console.log(
         `${r}     ${name.padEnd(15)} ${res.rps.toFixed(0).padStart(6)} ${res.p50.toFixed(1).padStart(7)} ` +
@@ -122,13 +125,18 @@ for (let r = 1; r <= rounds; r++) {
   }
 }
 for (const c of [bare, floor, gateway]) await c.stop();
-const ratio = (a: string, b: string) => median(cpuOf[a] ?? []) / median(cpuOf[b] ?? []);
-const perRound = (a: string, b: string) =>
-  (cpuOf[a] ?? []).map((x, i) => (x / ((cpuOf[b] ?? [])[i] ?? NaN)).toFixed(2)).join(' ');
+const ratio = (of: Record<string, number[]>, a: string, b: string) =>
+  median(of[a] ?? []) / median(of[b] ?? []);
+const perRound = (of: Record<string, number[]>, a: string, b: string) =>
+  (of[a] ?? []).map((x, i) => (x / ((of[b] ?? [])[i] ?? NaN)).toFixed(2)).join(' ');
 console.log(
-  `CPU per request, gateway / floor — check: rounds ${perRound('gateway check', 'floor check')}; ` +
-    `pay: rounds ${perRound('gateway pay', 'floor pay')}`,
+  `gateway / floor, per round — CPU per request: check ${perRound(cpuOf, 'gateway check', 'floor check')}, ` +
+    `pay ${perRound(cpuOf, 'gateway pay', 'floor pay')}; req/s: check ${perRound(rpsOf, 'gateway check', 'floor check')}, ` +
+    `pay ${perRound(rpsOf, 'gateway pay', 'floor pay')}`,
 );
+// check's goal is CPU per request (≤ 1.2× its floor), pay's throughput (≥ 0.95× its floor's)
 console.log(
-  `check_floor=${ratio('gateway check', 'floor check').toFixed(2)} pay_floor=${ratio('gateway pay', 'floor pay').toFixed(2)}`,
+  `check_floor_cpu=${ratio(cpuOf, 'gateway check', 'floor check').toFixed(2)} ` +
+    `pay_floor_rps=${ratio(rpsOf, 'gateway pay', 'floor pay').toFixed(2)} ` +
+    `pay_floor_cpu=${ratio(cpuOf, 'gateway pay', 'floor pay').toFixed(2)}`,
 );

@@ -21,6 +21,11 @@ export interface FillSize {
   now?: Date;
   /** Rows per INSERT ... SELECT. */
   batch?: number;
+  /**
+   * Carry on a fill that stopped half-way (the same size and `now`): every table starts after what it
+   * holds already (each batch is one statement, so a batch is in or out whole).
+   */
+  resume?: boolean;
   /** Told after each batch: table, rows so far, target. */
   progress?: (table: string, done: number, total: number) => void;
 }
@@ -64,7 +69,7 @@ function sqlFor(db: Db) {
 
 const stamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 
-/** Runs the fill; returns seconds per table. The database must be migrated and empty. */
+/** Runs the fill; returns seconds per table. The database must be migrated and empty (or `resume`). */
 export async function fillScale(db: Db, size: FillSize): Promise<FillTimes> {
   const k = db.knex;
   const s = sqlFor(db);
@@ -81,9 +86,26 @@ export async function fillScale(db: Db, size: FillSize): Promise<FillTimes> {
   if (db.dialect === 'mysql') await k.raw('set session unique_checks = 0, foreign_key_checks = 0');
   await numbers(db);
 
-  /** Runs `sql(lo)` for lo = 0, batch, 2·batch... below `total` (n of gw_fill_numbers is 0..99 999). */
-  const inBatches = async (table: string, total: number, sql: (lo: number, hi: number) => string) => {
-    for (let lo = 0; lo < total; lo += batch) {
+  const one = async (sql: string): Promise<number | null> => {
+    const rows = (await k.raw(sql)) as unknown;
+    const list = (db.dialect === 'mysql' ? (rows as [Record<string, unknown>[]])[0] : rows) as Record<
+      string,
+      unknown
+    >[];
+    const v = Object.values(list[0] ?? {})[0];
+    return v === null || v === undefined ? null : Number(v);
+  };
+  const done = async (table: string) =>
+    size.resume ? ((await one(`select count(*) from ${table}`)) ?? 0) : 0;
+
+  /** Runs `sql(lo)` for lo = from, from + batch... below `total` (n of gw_fill_numbers is 0..99 999). */
+  const inBatches = async (
+    table: string,
+    total: number,
+    sql: (lo: number, hi: number) => string,
+    from = 0,
+  ) => {
+    for (let lo = from; lo < total; lo += batch) {
       const hi = Math.min(total, lo + batch);
       await k.raw(sql(lo, hi));
       size.progress?.(table, hi, total);
@@ -91,7 +113,8 @@ export async function fillScale(db: Db, size: FillSize): Promise<FillTimes> {
   };
   // i = lo + n for n < hi - lo: one pass over the numbers table per batch of up to 100 000.
   const over = (lo: number, hi: number) => `from gw_fill_numbers g where g.n < ${hi - lo}`;
-  const inChunks = inBatches;
+  const inChunks = async (table: string, total: number, sql: (lo: number, hi: number) => string) =>
+    inBatches(table, total, sql, await done(table));
 
   await timed('accounts', () =>
     inChunks(
@@ -121,62 +144,96 @@ export async function fillScale(db: Db, size: FillSize): Promise<FillTimes> {
       );
     }),
   );
-  const [first] = (await k('payments').min({ id: 'id' })) as { id: string | number }[];
-  const base = Number(first?.id ?? 1);
+  // Ids have gaps (InnoDB hands INSERT ... SELECT its ids in blocks): the passes below walk id
+  // ranges up to the last id, not the payment count.
+  const firstId = (await one('select min(id) from payments')) ?? 1;
+  const lastId = (await one('select max(id) from payments')) ?? 0;
+  /** Runs `sql(lo, hi)` over payment ids [lo, hi) in steps of `step`, from `from` to the last id. */
+  const overIds = async (
+    table: string,
+    from: number,
+    step: number,
+    sql: (lo: number, hi: number) => string,
+  ) => {
+    for (let lo = from; lo <= lastId; lo += step) {
+      await k.raw(sql(lo, lo + step));
+      size.progress?.(table, Math.min(lastId, lo + step) - firstId, lastId - firstId + 1);
+    }
+  };
 
-  await timed('account_ledger', () =>
-    inChunks(
+  await timed('account_ledger', async () => {
+    const after = size.resume ? await one('select max(payment_id) from account_ledger') : null;
+    await overIds(
       'account_ledger',
-      size.payments,
+      after === null ? firstId : after + 1,
+      batch,
       (lo, hi) =>
         `insert into account_ledger (payment_id, kind, ref, account, amount, created_at) ` +
         `select id, 'credit', '', account, amount, received_at from payments ` +
-        `where id >= ${base + lo} and id < ${base + hi} and state = 'credited'`,
-    ),
-  );
+        `where id >= ${lo} and id < ${hi} and state = 'credited'`,
+    );
+  });
 
-  // Request log: `logPerPayment` rows per payment, the payments' own txn_ids and times.
+  // Request log: `logPerPayment` rows per payment, the payments' own txn_ids and times. One statement
+  // per range, without ORDER BY: sorting the join would spill a temporary table to disk.
   const kinds = ['check', 'pay', 'pay'].slice(0, Math.max(1, Math.min(3, size.logPerPayment)));
   const kindSql = kinds.map((c, j) => `select ${j} j, '${c}' c`).join(' union all ');
   const per = Math.max(1, Math.floor(batch / kinds.length));
   await timed('request_log', async () => {
-    for (let lo = 0; lo < size.payments; lo += per) {
-      const hi = Math.min(size.payments, lo + per);
-      const answer = s.concat(
-        `'<?xml version="1.0" encoding="UTF-8"?><response><txn_id>'`,
-        'p.txn_id',
-        `'</txn_id><prv_txn>'`,
-        'p.id',
-        `'</prv_txn><sum>10.00</sum><result>0</result><comment>OK</comment></response>'`,
-      );
-      await k.raw(
+    // The payments' txn_ids grow with their ids: the greatest one logged says where the last range ended.
+    const lastTxn = size.resume
+      ? ((await k('request_log').max({ t: 'txn_id' })) as { t: string | null }[])[0]?.t
+      : null;
+    const after = lastTxn
+      ? await one(`select max(id) from payments where txn_id = '${String(lastTxn).replace(/[^0-9]/g, '')}'`)
+      : null;
+    const answer = s.concat(
+      `'<?xml version="1.0" encoding="UTF-8"?><response><txn_id>'`,
+      'p.txn_id',
+      `'</txn_id><prv_txn>'`,
+      'p.id',
+      `'</prv_txn><sum>10.00</sum><result>0</result><comment>OK</comment></response>'`,
+    );
+    await overIds(
+      'request_log',
+      after === null ? firstId : after + 1,
+      per,
+      (lo, hi) =>
         `insert into request_log (at, channel, request_id, client_ip, method, request, command, txn_id, ` +
-          `http_status, result, comment, response, duration_ms) ` +
-          `select p.received_at, 'kaspi', ${s.padded('r', 'p.id', 12)}, '10.0.0.1', 'GET', ` +
-          `${s.concat("'command='", 'k.c', "'&txn_id='", 'p.txn_id', "'&account='", 'p.account', "'&sum=10.00'")}, ` +
-          `k.c, p.txn_id, 200, '0', 'OK', ${answer}, 3 ` +
-          `from payments p cross join (${kindSql}) k where p.id >= ${base + lo} and p.id < ${base + hi} ` +
-          `order by p.id, k.j`,
-      );
-      size.progress?.('request_log', hi * kinds.length, size.payments * kinds.length);
-    }
+        `http_status, result, comment, response, duration_ms) ` +
+        `select p.received_at, 'kaspi', ${s.padded('r', 'p.id', 12)}, '10.0.0.1', 'GET', ` +
+        `${s.concat("'command='", 'k.c', "'&txn_id='", 'p.txn_id', "'&account='", 'p.account', "'&sum=10.00'")}, ` +
+        `k.c, p.txn_id, 200, '0', 'OK', ${answer}, 3 ` +
+        `from payments p cross join (${kindSql}) k where p.id >= ${lo} and p.id < ${hi}`,
+    );
   });
 
+  // A refund for every `every`-th payment (by id), as long as there are refunds to make.
+  // Over the payment count, not the id span: with the gaps, one id in `every` would fall short.
   const every = Math.max(1, Math.floor(size.payments / Math.max(1, size.refunds)));
-  await timed('refunds', () =>
-    inChunks('refunds', Math.min(size.refunds, Math.floor(size.payments / every)), (lo, hi) => {
-      const pid = `${base} + ${i(lo)} * ${every} + 3`;
-      const fatal = `${i(lo)} % 100 = 50`;
-      return (
+  await timed('refunds', async () => {
+    let made = await done('refunds');
+    const after = size.resume ? await one('select max(payment_id) from refunds') : null;
+    for (
+      let lo = after === null ? firstId : after + 1;
+      lo <= lastId && made < size.refunds;
+      lo += batch * every
+    ) {
+      const hi = lo + batch * every;
+      const fatal = `${s.intDiv('p.id', String(every))} % 100 = 50`;
+      await k.raw(
         `insert into refunds (refund_identificator, payment_id, txn_id, account, amount, return_amount, amount_unit, ` +
-        `reason, status, polls, flagged_at, flag_reason, created_by, created_at, updated_at, finished_at) ` +
-        `select ${s.padded('scale-', i(lo), 10)}, p.id, p.txn_id, p.account, 100, 1, 'tenge', 'scale fill', ` +
-        `case when ${fatal} then 'fatal' else 'success' end, 1, case when ${fatal} then p.received_at else null end, ` +
-        `case when ${fatal} then 'scale fill' else null end, 'scale', p.received_at, p.received_at, p.received_at ` +
-        `from gw_fill_numbers g join payments p on p.id = ${pid} where g.n < ${hi - lo} and p.state = 'credited'`
+          `reason, status, polls, flagged_at, flag_reason, created_by, created_at, updated_at, finished_at) ` +
+          `select ${s.padded('scale-', 'p.id', 10)}, p.id, p.txn_id, p.account, 100, 1, 'tenge', 'scale fill', ` +
+          `case when ${fatal} then 'fatal' else 'success' end, 1, case when ${fatal} then p.received_at else null end, ` +
+          `case when ${fatal} then 'scale fill' else null end, 'scale', p.received_at, p.received_at, p.received_at ` +
+          `from payments p where p.id >= ${lo} and p.id < ${hi} and p.id % ${every} = ${3 % every} and p.state = 'credited' ` +
+          `order by p.id limit ${size.refunds - made}`,
       );
-    }),
-  );
+      made = (await one('select count(*) from refunds')) ?? 0;
+      size.progress?.('refunds', made, size.refunds);
+    }
+  });
   await k.raw('drop table if exists gw_fill_numbers');
   if (db.dialect === 'mysql') {
     await k.raw('set session unique_checks = 1, foreign_key_checks = 1');

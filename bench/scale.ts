@@ -19,13 +19,18 @@
  *
  * SCALE_REUSE=1 keeps a filled database that already holds SCALE_PAYMENTS payments (no fill; for
  * working on steps 2–4), SCALE_KEEP=1 leaves the databases in place at the end (default: dropped),
- * SCALE_FILL_ONLY=1 fills, prints the fill table and stops (the databases kept).
+ * SCALE_FILL_ONLY=1 fills, prints the fill table and stops (the databases kept), SCALE_RESUME=1
+ * carries on a fill that stopped half-way.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import supertest from 'supertest';
+import { loadConfig } from '../src/config/config.js';
 import { createDb, type Db } from '../src/db/db.js';
+import { buildGateway } from '../src/wiring/wiring.js';
+import { captureSelects } from '../test/support/query-plan.js';
 import { accountName, mysqlAdmin, resetDatabase } from './bench-db.js';
 import { startChild, type Child } from './children.js';
 import { load, pathMaker, txnIds, type Endpoint, type LoadResult } from './load.js';
@@ -46,6 +51,8 @@ const ROUND_S = num('SCALE_ROUND_S', 10);
 const SAMPLES = num('SCALE_SAMPLES', 200);
 const PURGE_BASE_S = num('SCALE_PURGE_BASE_S', 15);
 const SQLITE_PAYMENTS = num('SCALE_SQLITE_PAYMENTS', 1_000_000);
+const SERVER_SAMPLES = num('SCALE_SERVER_SAMPLES', 30);
+const STEPS = new Set((env.SCALE_STEPS ?? 'rounds,admin,server,purge').split(','));
 const MYSQL_URL = env.SCALE_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/gw_scale';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-scale-'));
@@ -120,13 +127,18 @@ async function prepare(url: string, size: FillSize): Promise<void> {
     say(`fill: reused ${url.replace(/\/\/[^@]*@/, '//')} (SCALE_REUSE=1), not filled again in this run`);
     return;
   }
-  await resetDatabase(url);
+  const resume = env.SCALE_RESUME === '1';
+  if (!resume) await resetDatabase(url);
   const db = createDb(url);
   try {
+    const tables = ['accounts', 'payments', 'account_ledger', 'request_log', 'refunds'];
+    const before = new Map<string, number>();
+    for (const t of tables) before.set(t, resume ? await count(db, t) : 0);
     const t0 = Date.now();
     let last = 0;
     const times = await fillScale(db, {
       ...size,
+      resume,
       progress: (table, done, total) => {
         if (Date.now() - last > 15000) {
           last = Date.now();
@@ -135,13 +147,20 @@ async function prepare(url: string, size: FillSize): Promise<void> {
       },
     });
     const total = (Date.now() - t0) / 1000;
-    say(`fill of ${db.describe} in SQL: ${fmt(total / 60, 1)} min in all`);
-    say('| table | rows | seconds | rows/s |');
-    say('| --- | ---: | ---: | ---: |');
+    say(
+      `fill of ${db.describe} in SQL: ${fmt(total / 60, 1)} min in all` +
+        (resume
+          ? ' (SCALE_RESUME=1: carried on a fill that had stopped; the times are this run’s part only)'
+          : ''),
+    );
+    say('| table | rows | rows this run | seconds | rows/s |');
+    say('| --- | ---: | ---: | ---: | ---: |');
     for (const [table, s] of Object.entries(times)) {
-      const rows = await count(db, table);
+      const all = await count(db, table);
+      const rows = all - (before.get(table) ?? 0);
       say(
-        `| ${table} | ${rows.toLocaleString('en')} | ${fmt(s, 0)} | ${Math.round(rows / Math.max(s, 0.001)).toLocaleString('en')} |`,
+        `| ${table} | ${all.toLocaleString('en')} | ${rows.toLocaleString('en')} | ${fmt(s, 0)} | ` +
+          `${Math.round(rows / Math.max(s, 0.001)).toLocaleString('en')} |`,
       );
     }
     say(`database size (data + indexes): ${fmt((await databaseBytes(db, url)) / 2 ** 30, 1)} GiB`);
@@ -209,7 +228,7 @@ async function payAndCheck(kind: string, empty: Child, full: Child): Promise<voi
     `${kind}: pay and check at 16 connections, ${ROUNDS} interleaved rounds × ${ROUND_S} s (median of rounds)`,
   );
   say(
-    '| endpoint | database | req/s | p50 ms | p99 ms | errors | gateway CPU µs/req | req/s full/empty | p99 full/empty |',
+    '| endpoint | database | req/s | p50 ms | p99 ms | errors | gateway CPU µs/req | req/s full/empty, median (rounds) | p99 full/empty, median (rounds) |',
   );
   say('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const e of ['pay', 'check']) {
@@ -225,13 +244,23 @@ async function payAndCheck(kind: string, empty: Child, full: Child): Promise<voi
     };
     const a = m('empty');
     const b = m('full');
+    // Ratios within a round (the two ran back to back), then their median: steadier on a shared
+    // machine than a ratio of medians taken from different rounds.
+    const rounds = (pick: (x: LoadResult) => number) => {
+      const xs = got.get(`${e} empty`) ?? [];
+      const ys = got.get(`${e} full`) ?? [];
+      return ys.map((y, i) => pick(y.r) / pick((xs[i] as { r: LoadResult }).r));
+    };
+    const rpsRatios = rounds((x) => x.rps);
+    const p99Ratios = rounds((x) => x.p99);
+    const show = (xs: number[]) => `${fmt(median(xs), 2)} (${xs.map((x) => fmt(x, 2)).join(', ')})`;
     for (const [db, v] of [
       ['empty', a],
       ['full', b],
     ] as const)
       say(
         `| ${e} | ${db} | ${fmt(v.rps, 0)} | ${fmt(v.p50)} | ${fmt(v.p99)} | ${v.errors} | ${fmt(v.cpu, 0)} | ` +
-          (db === 'full' ? `${fmt(b.rps / a.rps, 2)} | ${fmt(b.p99 / a.p99, 2)} |` : '| |'),
+          (db === 'full' ? `${show(rpsRatios)} | ${show(p99Ratios)} |` : '| |'),
       );
   }
 }
@@ -301,25 +330,38 @@ async function adminLists(kind: string, db: Db, full: Child, size: FillSize): Pr
   say(
     `${kind}: admin API on the full database, ${SAMPLES} requests per row one at a time (a random account, cursor, day or txn_id each)`,
   );
-  say('| request | p50 ms | p99 ms | max ms | goal | |');
-  say('| --- | ---: | ---: | ---: | ---: | --- |');
+  say(
+    'Each request is followed by a GET /healthz on the same listener (one `select 1`): its p99 is what this ' +
+      'machine adds to any admin request at that moment, whatever the data.',
+  );
+  say('| request | p50 ms | p99 ms | max ms | goal | | /healthz p99 ms, interleaved |');
+  say('| --- | ---: | ---: | ---: | ---: | --- | ---: |');
+  const get = async (path: string) => {
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${full.adminPort}${path}`, {
+      headers: { Authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    await res.arrayBuffer();
+    return { ms: performance.now() - t0, ok: res.status === 200 };
+  };
   for (const [name, url, goal] of cases) {
     const times: number[] = [];
+    const health: number[] = [];
     let bad = 0;
     for (let i = 0; i < SAMPLES + 10; i++) {
-      const t0 = performance.now();
-      const res = await fetch(`http://127.0.0.1:${full.adminPort}${url()}`, {
-        headers: { Authorization: `Bearer ${ADMIN_KEY}` },
-      });
-      await res.arrayBuffer();
-      const ms = performance.now() - t0;
-      if (res.status !== 200) bad++;
-      if (i >= 10) times.push(ms); // the first ten warm the route up
+      const r = await get(url());
+      const h = await get('/healthz');
+      if (!r.ok) bad++;
+      if (i >= 10) {
+        // the first ten warm the route up
+        times.push(r.ms);
+        health.push(h.ms);
+      }
     }
     const p99 = pct(times, 99);
     say(
       `| ${name} | ${fmt(pct(times, 50))} | ${fmt(p99)} | ${fmt(Math.max(...times))} | < ${goal} | ` +
-        `${p99 < goal ? 'ok' : 'OVER'}${bad ? `, ${bad} not 200` : ''} |`,
+        `${p99 < goal ? 'ok' : 'OVER'}${bad ? `, ${bad} not 200` : ''} | ${fmt(pct(health, 99))} |`,
     );
   }
 }
@@ -425,6 +467,69 @@ async function purgeDuringPays(kind: string, url: string, db: Db, workDirFor: st
   }
 }
 
+/**
+ * The database's own time for each admin request's statements (MariaDB's ANALYZE FORMAT=JSON runs a
+ * statement and reports r_total_time_ms), without HTTP, Node or the load on this machine around it:
+ * the admin app in this process, its SELECTs caught through knex's query event, each run again
+ * under ANALYZE. Of SCALE_SERVER_SAMPLES requests per row.
+ */
+async function serverTimes(kind: string, url: string, db: Db, size: FillSize): Promise<void> {
+  if (db.dialect !== 'mysql') return;
+  const version = String(((await db.knex.raw('select version() v')) as [{ v: string }[]])[0][0]?.v);
+  if (!/mariadb/i.test(version)) return;
+  const config = loadConfig({
+    env: {},
+    configDir: '/nonexistent',
+    overrides: { ...gatewayEnv(url), NODE_ENV: 'test', PORT: 0, ADMIN_PORT: 0, LOG_LEVEL: 'error' },
+  });
+  const gateway = await buildGateway(config);
+  try {
+    const cases = await adminCases(db, size);
+    say();
+    say(
+      `${kind}: the database's own time per admin request (ANALYZE FORMAT=JSON of each of its SELECTs, ` +
+        `summed), ${SERVER_SAMPLES} requests per row, fresh parameters each`,
+    );
+    say('| request | statements | p50 ms | max ms | rows read, max | indexes |');
+    say('| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const [name, path] of cases) {
+      const times: number[] = [];
+      const rowsRead: number[] = [];
+      const keys = new Set<string>();
+      let statements = 0;
+      for (let i = 0; i < SERVER_SAMPLES; i++) {
+        const selects = await captureSelects(gateway.db, async () => {
+          await supertest(gateway.adminApp).get(path()).set('Authorization', `Bearer ${ADMIN_KEY}`);
+        });
+        statements = selects.length;
+        let ms = 0;
+        let rows = 0;
+        for (const q of selects) {
+          const [out] = (await db.knex.raw(`analyze format=json ${q.sql}`, q.bindings as never[])) as [
+            Record<string, string>[],
+          ];
+          const plan = JSON.parse(Object.values(out[0] ?? {})[0] ?? '{}') as Record<string, unknown>;
+          const block = plan.query_block as { r_total_time_ms?: number } | undefined;
+          ms += Number(block?.r_total_time_ms ?? 0);
+          JSON.stringify(plan, (k, v: unknown) => {
+            if (k === 'key' && typeof v === 'string') keys.add(v);
+            if (k === 'r_rows' && typeof v === 'number') rows += v;
+            return v;
+          });
+        }
+        times.push(ms);
+        rowsRead.push(rows);
+      }
+      say(
+        `| ${name} | ${statements} | ${fmt(pct(times, 50), 2)} | ${fmt(Math.max(...times), 2)} | ` +
+          `${Math.round(Math.max(...rowsRead))} | ${[...keys].join(', ')} |`,
+      );
+    }
+  } finally {
+    await gateway.stop();
+  }
+}
+
 async function runFor(kind: string, url: string, size: FillSize): Promise<void> {
   say();
   say(
@@ -443,11 +548,12 @@ async function runFor(kind: string, url: string, size: FillSize): Promise<void> 
   const full = await startChild(`gateway-full-${kind}`, 'bench/gateway-server.ts', gatewayEnv(url), workDir);
   const db = createDb(url);
   try {
-    await payAndCheck(kind, empty, full);
+    if (STEPS.has('rounds')) await payAndCheck(kind, empty, full);
     await empty.stop();
-    await adminLists(kind, db, full, size);
+    if (STEPS.has('admin')) await adminLists(kind, db, full, size);
     await full.stop();
-    await purgeDuringPays(kind, url, db, workDir);
+    if (STEPS.has('server')) await serverTimes(kind, url, db, size);
+    if (STEPS.has('purge')) await purgeDuringPays(kind, url, db, workDir);
   } finally {
     await empty.stop();
     await full.stop();

@@ -5,6 +5,7 @@ import { registerAuditCommands } from './audit-commands.js';
 import { CliError, print, withContext } from './cli-context.js';
 import { registerPaymentCommands } from './payment-commands.js';
 import { registerQrCommands } from './qr-commands.js';
+import { registerReconcileCommands } from './reconcile-commands.js';
 import { registerRefundCommands } from './refund-commands.js';
 import { registerUserCommands } from './user-commands.js';
 import { migrateLatest } from '../db/migrate.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerQrCommands(program);
   registerUserCommands(program);
   registerAuditCommands(program);
+  registerReconcileCommands(program);
   return program;
 }
 

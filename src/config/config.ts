@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { parseTenge } from '../shared/money.js';
 import { KASPI_QR_DEFAULTS, KASPI_QR_SCHEMA, kaspiQrProblems } from './kaspi-qr-config.js';
+import { RECONCILE_DEFAULTS, RECONCILE_SCHEMA, reconcileProblems } from './reconcile-config.js';
 
 /**
  * Every setting the service reads, each with its env name, default and a doc line.
@@ -130,6 +131,7 @@ const schema = z.object({
       'optional /metrics-only listener on ADMIN_HOST; under pm2 each worker takes METRICS_PORT + its instance number',
     ),
   ...KASPI_QR_SCHEMA,
+  ...RECONCILE_SCHEMA,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -187,6 +189,7 @@ function defaults(env: string): Record<string, string> {
     HTTP_KEEPALIVE_TIMEOUT_MS: '65000',
     SHUTDOWN_TIMEOUT_MS: '15000',
     ...KASPI_QR_DEFAULTS,
+    ...RECONCILE_DEFAULTS,
     CONSOLE_LANG: 'ru',
     CONSOLE_SESSION_IDLE_MIN: '30',
     CONSOLE_SESSION_MAX_HOURS: '12',
@@ -353,6 +356,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       problems.push('RETRY_BACKOFF_MS: must not exceed RETRY_BACKOFF_MAX_MS');
     // Its own cron line is left out: the check above named that key already, with its value.
     problems.push(...kaspiQrProblems(c, nodeEnv).filter((p) => !/^\w+_CRON: not a cron/.test(p)));
+    problems.push(...reconcileProblems(c));
     if (nodeEnv === 'production' && c.DATABASE_URL.startsWith('sqlite:') && !explicit.DATABASE_URL) {
       problems.push('DATABASE_URL is required in production');
     }

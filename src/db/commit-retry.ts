@@ -38,11 +38,13 @@ export function commitConflict(e: unknown): CommitConflict | null {
  * query. The caller destroys it (the pool then drops it: knex validates a connection on acquire).
  */
 export function isBrokenConnection(e: unknown): boolean {
-  const err = e as { code?: string; message?: string; fatal?: boolean } | null;
+  const err = e as { code?: string; message?: string } | null;
   if (!err) return false;
+  // Not a refused or reset connection (the node is down): running the pay again only waits longer.
   return (
-    err.fatal === true ||
-    (typeof err.code === 'string' && err.code.startsWith('PROTOCOL_')) ||
+    (typeof err.code === 'string' &&
+      err.code.startsWith('PROTOCOL_') &&
+      err.code !== 'PROTOCOL_CONNECTION_LOST') ||
     (typeof err.message === 'string' && /Should not reach here/.test(err.message))
   );
 }

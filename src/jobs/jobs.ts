@@ -19,6 +19,7 @@ export interface JobDeps {
     refunds: { readonly enabled: boolean };
     refundPoller: RefundPoller;
     kaspiQr: { engine: KaspiQrEngine; service: KaspiQrService } | null;
+    reconcile?: { watch(now?: Date): Promise<unknown> };
   };
   /** r2 return sessions' engine (Kaspi QR returns); absent or null when Kaspi QR is off. */
   qrReturnSessions?: { run(opts: { signal?: AbortSignal }): Promise<number> } | null;
@@ -58,6 +59,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       },
     },
   ];
+  // Closes reconciliation items that healed, escalates watched ones past their grace, logs overdue ones.
+  const reconcile = services.reconcile;
+  if (reconcile) {
+    jobs.push({
+      name: 'reconcile-watch',
+      cron: config.RECONCILE_WATCH_CRON,
+      leaseMs: 10 * 60_000,
+      run: async () => {
+        await reconcile.watch();
+      },
+    });
+  }
   // Follows refunds with Kaspi; without REFUND_API_URL there is no one to ask.
   if (services.refunds.enabled) {
     jobs.push(refundPollJob(services.refundPoller, config.REFUND_POLL_CRON));

@@ -157,7 +157,42 @@ export function maskText(text: string): string {
     );
 }
 
+/**
+ * An error on a WARN (or INFO) line, in one line's worth: name, code, message and its causes as one
+ * text ("OutboundError: billing: timeout (ETIMEDOUT) from host:port after 1003 ms, 2 attempts ← ...").
+ * It heals itself, so nobody reads its stack: that, and the full chain, only when the log is at debug.
+ */
+export function briefError(e: Error): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: e.name, message: e.message };
+  for (const k of ERROR_FIELDS) {
+    const v = (e as unknown as Record<string, unknown>)[k];
+    if (v !== undefined && v !== null && typeof v !== 'object') out[k] = v;
+  }
+  const causes: string[] = [];
+  let cause: unknown = e.cause;
+  while (cause !== undefined && cause !== null && causes.length < 4) {
+    if (!isError(cause)) {
+      causes.push(String(cause));
+      break;
+    }
+    const code = (cause as { code?: unknown }).code;
+    causes.push(
+      `${cause.name}${typeof code === 'string' && !cause.message.includes(code) ? ` [${code}]` : ''}: ${cause.message}`,
+    );
+    cause = cause.cause;
+  }
+  if (causes.length > 0) out.cause = causes.join(' ← ');
+  return out;
+}
+
+/** Set by configureLogger: at debug, WARN lines carry whole errors (stack and chain). */
+let debugEnabled = false;
+
 const maskFormat = winston.format((info) => {
+  if (info.level !== 'error' && !debugEnabled) {
+    for (const [k, v] of Object.entries(info))
+      if (isError(v)) (info as Record<string, unknown>)[k] = briefError(v);
+  }
   const masked = maskSecrets({ ...info }) as Record<string, unknown>;
   for (const key of Object.keys(masked)) (info as Record<string, unknown>)[key] = masked[key];
   return info;
@@ -188,6 +223,7 @@ export interface LoggerOptions {
 }
 
 export function configureLogger(opts: LoggerOptions): winston.Logger {
+  debugEnabled = opts.level === 'debug';
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })
     : new StdoutTransport();

@@ -47,6 +47,10 @@ export class Metrics {
   private readonly refundsFlagged: Gauge;
   private readonly dbUp: Gauge;
   private refundsTable = false;
+  private reconcileTables = false;
+  private readonly reconcileOpen: Gauge<'severity' | 'class'>;
+  private readonly reconcileOverdue: Gauge;
+  private readonly reconcileLastImport: Gauge;
   private processMetrics = false;
   private readonly extraGauges: ((now: Date) => Promise<void>)[] = [];
 
@@ -66,6 +70,22 @@ export class Metrics {
       help: 'Time from request to answer on the public listener',
       labelNames: ['endpoint'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+      registers,
+    });
+    this.reconcileOpen = new Gauge({
+      name: 'gateway_reconcile_open_items',
+      help: 'Open reconciliation items, by severity and class',
+      labelNames: ['severity', 'class'],
+      registers,
+    });
+    this.reconcileOverdue = new Gauge({
+      name: 'gateway_reconcile_overdue_items',
+      help: 'Open action items of the reconciliation past their due time',
+      registers,
+    });
+    this.reconcileLastImport = new Gauge({
+      name: 'gateway_reconcile_last_import_timestamp_seconds',
+      help: 'When the last registry was imported (0: never)',
       registers,
     });
     this.pendingCredits = new Gauge({
@@ -213,6 +233,31 @@ export class Metrics {
     return this.registry.metrics();
   }
 
+  private async refreshReconcileGauges(now: Date): Promise<void> {
+    const knex = this.db.knex;
+    if (!this.reconcileTables) this.reconcileTables = await knex.schema.hasTable('reconciliation_items');
+    if (!this.reconcileTables) return;
+    const open = (await knex('reconciliation_items')
+      .where('state', 'open')
+      .groupBy('severity', 'class')
+      .select('severity', 'class')
+      .count({ n: '*' })) as { severity: string; class: string; n: number | string }[];
+    this.reconcileOpen.reset();
+    for (const r of open) this.reconcileOpen.set({ severity: r.severity, class: r.class }, Number(r.n));
+    const overdue = (await knex('reconciliation_items')
+      .where({ state: 'open', severity: 'action' })
+      .where('due_at', '<', dbTime(now))
+      .count({ n: '*' })
+      .first()) as { n: number | string } | undefined;
+    this.reconcileOverdue.set(Number(overdue?.n ?? 0));
+    const last = (await knex('reconciliation_runs')
+      .whereNot('status', 'failed')
+      .max({ t: 'started_at' })
+      .first()) as { t: string | null } | undefined;
+    const t = fromDbTime(last?.t ?? null);
+    this.reconcileLastImport.set(t ? Math.floor(t.getTime() / 1000) : 0);
+  }
+
   private async refreshDatabaseGauges(now: Date): Promise<void> {
     const knex = this.db.knex;
     const stuckBefore = dbTime(new Date(now.getTime() - STUCK_AFTER_MS));
@@ -226,6 +271,7 @@ export class Metrics {
     this.oldestPending.set({ kind: 'payment' }, ageSeconds(row?.oldest ?? null, now));
     for (const refresh of this.extraGauges) await refresh(now);
 
+    await this.refreshReconcileGauges(now);
     // Guarded: an older schema (before the refunds migration ran) simply has no refunds to count.
     if (!this.refundsTable) this.refundsTable = await knex.schema.hasTable('refunds');
     if (!this.refundsTable) return;

@@ -45,8 +45,10 @@ export abstract class PaymentServiceBase {
     const found = await raceDeadline(lookup, this.opts.deadlineMs, startedAt);
     if (found === TIMED_OUT) {
       lookup.catch(() => undefined); // a GET: nothing to finish, only its late failure to silence
-      log.warn('check not answered by the billing within the deadline', { deadlineMs: this.opts.deadlineMs });
-      throw new UpstreamError('billing_timeout', 'Billing unavailable, try again later', true);
+      // The channel logs the failure, once, with this cause.
+      throw new UpstreamError('billing_timeout', 'Billing unavailable, try again later', true, {
+        cause: `no billing answer within the ${this.opts.deadlineMs} ms deadline`,
+      });
     }
     switch (found.kind) {
       case 'not_found':

@@ -209,7 +209,8 @@ export class RemotePaymentService extends PaymentServiceBase implements PaymentS
       retryInMs: delayMs,
     };
     if (e instanceof UpstreamError && e.transient) {
-      log.warn('credit in doubt: payment pending, the retry job will send it again', fields);
+      // One line with the cause (what failed, where, how long); the stack only when the log is at debug.
+      log.warn('credit in doubt: payment pending, the retry job will send it again', { ...fields, err: e });
     } else {
       log.error('credit failed unexpectedly: payment pending, the retry job will send it again', {
         ...fields,

@@ -77,3 +77,10 @@ export function wallAt(instant: Date, offset: string): string {
 export function isoDay(day: string): string {
   return `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
 }
+
+/** A stored UTC instant as Kaspi wall time with the offset: "2026-11-24T23:59:59+05:00". */
+export function kaspiIso(instant: string | null, offset: string): string | null {
+  if (!instant) return null;
+  const w = wallAt(new Date(instant), offset);
+  return `${w.slice(0, 4)}-${w.slice(4, 6)}-${w.slice(6, 8)}T${w.slice(8, 10)}:${w.slice(10, 12)}:${w.slice(12, 14)}${offset}`;
+}

@@ -16,7 +16,7 @@ import { ConsoleQueries } from '../console/console-queries.js';
 import { SessionStore } from '../console/session-store.js';
 import { UserService } from '../console/user-service.js';
 import { UserStore } from '../console/user-store.js';
-import { createDb, type Db, type DbOptions } from '../db/db.js';
+import { createDb, dbTime, type Db, type DbOptions } from '../db/db.js';
 import { migrateLatest } from '../db/migrate.js';
 import { IpAllowlist, trustProxySetting } from '../http/ip-allowlist.js';
 import { RequestLog } from '../http/request-log.js';
@@ -36,9 +36,15 @@ import { refundBillingFor, type RefundBilling } from '../refunds/refund-billing.
 import { RefundPoller } from '../refunds/refund-poller.js';
 import { refundRoutes } from '../refunds/refund-routes.js';
 import { RefundService } from '../refunds/refund-service.js';
-import { RefundStore } from '../refunds/refund-store.js';
+import { PENDING_STATUSES, RefundStore } from '../refunds/refund-store.js';
 import { RefundTokenStore } from '../refunds/refund-token-store.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
+import path from 'node:path';
+import { reconcileRoutes } from '../reconcile/reconcile-routes.js';
+import { ReconcileService } from '../reconcile/reconcile-service.js';
+import { ReconcileStore } from '../reconcile/reconcile-store.js';
+import { loadProfiles } from '../reconcile/registry-profile.js';
+import type { PaymentSource } from '../payments/payment-store.js';
 import { AwaitingPayments } from '../payments/awaiting-payments.js';
 import { AttemptStore } from '../kaspi-qr/kaspi-qr-attempts.js';
 import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
@@ -88,6 +94,8 @@ export interface Services {
   accountAdmin: AccountAdmin;
   /** The console's people, sign-in and sessions. */
   users: UserService;
+  /** Kaspi's registries matched against what we hold (shared/spec/reconciliation.md). */
+  reconcile: ReconcileService;
   /** null when KASPI_QR_SCHEME is not set (Kaspi QR off: its routes are 404, nothing of it runs). */
   kaspiQr: KaspiQrParts | null;
   /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
@@ -227,6 +235,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
+    reconcile: createReconcileService(config, db, stores, payments, stores.refunds),
     kaspiQr,
   };
 }
@@ -290,6 +299,42 @@ export function createKaspiQr(
       onCall = fn;
     },
   };
+}
+
+/** The reconcile capability: profiles read and validated once, at start (a bad profile stops the start). */
+export function createReconcileService(
+  config: Config,
+  db: Db,
+  stores: Pick<Stores, 'payments'>,
+  payments: PaymentService,
+  refunds: RefundStore,
+): ReconcileService {
+  return new ReconcileService({
+    db,
+    store: new ReconcileStore(db),
+    payments,
+    paymentStore: stores.payments,
+    profiles: loadProfiles(path.resolve(config.RECONCILE_PROFILES_DIR)),
+    pollRefundNow: async (refundId) => {
+      await refunds.transition(undefined, refundId, PENDING_STATUSES, { nextPollAt: dbTime() });
+    },
+    settings: {
+      defaultProfile: config.RECONCILE_PROFILE,
+      sources: config.RECONCILE_SOURCES.split(',') as PaymentSource[],
+      cutoff: config.RECONCILE_CUTOFF,
+      graceBusinessDays: config.RECONCILE_GRACE_BUSINESS_DAYS,
+      holidays: new Set(
+        config.RECONCILE_HOLIDAYS.split(',')
+          .filter(Boolean)
+          .map((d) => d.replace(/-/g, '')),
+      ),
+      maxBytes: config.RECONCILE_MAX_FILE_BYTES,
+      maxRows: config.RECONCILE_MAX_ROWS,
+      maxUnzippedBytes: config.RECONCILE_MAX_UNZIPPED_BYTES,
+      offset: config.KASPI_TXN_DATE_OFFSET,
+      requestLogRetentionDays: config.REQUEST_LOG_RETENTION_DAYS,
+    },
+  });
 }
 
 /**
@@ -381,6 +426,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
     refundRoutes({ refunds: services.refunds }),
     auditRoutes({ audit: stores.audit }),
+    reconcileRoutes({ reconcile: services.reconcile, maxFileBytes: config.RECONCILE_MAX_FILE_BYTES }),
     consoleRoutes({
       settings: {
         lang: config.CONSOLE_LANG,

@@ -1,4 +1,4 @@
-import { isBrokenConnection } from '../../db/commit-retry.js';
+import { commitConflict, isBrokenConnection } from '../../db/commit-retry.js';
 import { dbTime, type Db } from '../../db/db.js';
 import { getLogger } from '../../log/logger.js';
 import { extraJson } from '../payment-store.js';
@@ -121,7 +121,9 @@ export class MysqlProcedureLane {
       // A pay alone gets its error as is: the caller knows what to do with a deadlock or a lost database.
       if (batch.length === 1) return (batch[0] as Waiting).reject(e);
       this.stats.split++;
-      log.warn('a batch of pays failed as a whole: each goes again alone', { pays: batch.length, err: e });
+      // A deadlock (on Galera: a certification failure at COMMIT) is expected under contention: debug.
+      const level = commitConflict(e) === null ? 'warn' : 'debug';
+      log[level]('a batch of pays failed as a whole: each goes again alone', { pays: batch.length, err: e });
       for (const w of batch) void this.sendAlone(w);
       return;
     }
