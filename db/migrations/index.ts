@@ -14,6 +14,7 @@ import * as m20261201180000 from './20261201180000_list_indexes.js';
 import * as m20261202100000 from './20261202100000_payments_refund_version.js';
 import * as m20261202110000 from './20261202110000_kaspi_qr_attempts.js';
 import * as m20261202120000 from './20261202120000_kaspi_qr_returns.js';
+import * as m20261202120100 from './20261202120100_kaspi_qr_remote.js';
 import * as m20261202130000 from './20261202130000_reconcile.js';
 
 export interface Migration {
@@ -41,5 +42,6 @@ export const migrations: Record<string, Migration> = {
   '20261202100000_payments_refund_version': m20261202100000,
   '20261202110000_kaspi_qr_attempts': m20261202110000,
   '20261202120000_kaspi_qr_returns': m20261202120000,
+  '20261202120100_kaspi_qr_remote': m20261202120100,
   '20261202130000_reconcile': m20261202130000,
 };

@@ -45,6 +45,7 @@ export const AUDIT_ACTIONS = [
   'registry.uploaded',
   'qr.created',
   'qr.return_started',
+  'qr.cancelled',
   'account.added',
   'account.closed',
   'account.reopened',

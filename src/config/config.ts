@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { parseTenge } from '../shared/money.js';
+import { readJson, shown, unknownKey } from './config-files.js';
 import { KASPI_QR_DEFAULTS, KASPI_QR_SCHEMA, kaspiQrProblems } from './kaspi-qr-config.js';
 import { RECONCILE_DEFAULTS, RECONCILE_SCHEMA, reconcileProblems } from './reconcile-config.js';
 
@@ -216,73 +216,6 @@ export const EXIT_CONFIG = 78;
 
 const KEYS = new Set(Object.keys(schema.shape));
 
-/** Values that may be a secret (or carry one, as a URL's password) are never repeated in a message. */
-const SECRET_LIKE = /KEY|SECRET|PASSWORD|PASSPHRASE|TOKEN|LOGIN|URL/;
-
-function shown(key: string, value: unknown): string {
-  if (SECRET_LIKE.test(key) || value === undefined) return '';
-  const text = JSON.stringify(typeof value === 'string' ? value : String(value));
-  return ` (got ${text.length > 60 ? `${text.slice(0, 57)}..."` : text})`;
-}
-
-/** The known key a mistyped one was most likely meant as (edit distance <= 3), for the message. */
-function nearestKey(key: string): string | undefined {
-  let best: { key: string; d: number } | undefined;
-  for (const k of KEYS) {
-    const d = editDistance(key.toUpperCase(), k);
-    if (d <= 3 && (!best || d < best.d)) best = { key: k, d };
-  }
-  return best?.key;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] as number;
-}
-
-function unknownKey(where: string, key: string): string {
-  const near = nearestKey(key);
-  return `${where}: unknown key ${key}${near ? ` (did you mean ${near}?)` : ''}`;
-}
-
-/**
- * One config file: a flat object of known keys ("//..." keys are comments). A missing file is an
- * empty layer; a file that is not JSON, or names a key the schema does not know, is refused by name.
- */
-function readJson(file: string, problems: string[]): Record<string, unknown> {
-  if (!fs.existsSync(file)) return {};
-  const where = path.relative(process.cwd(), file) || file;
-  let data: unknown;
-  try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    problems.push(`${where}: not valid JSON (${(e as Error).message})`);
-    return {};
-  }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    problems.push(`${where}: must be a JSON object of settings`);
-    return {};
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(data)) {
-    if (k.startsWith('//')) continue;
-    if (!KEYS.has(k)) problems.push(unknownKey(where, k));
-    else out[k] = v;
-  }
-  return out;
-}
-
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides win over everything: tests and the composition root use them. */
@@ -301,11 +234,11 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   const problems: string[] = [];
   const fileLayers = {
-    ...readJson(path.join(dir, 'default.json'), problems),
-    ...readJson(path.join(dir, `${nodeEnv}.json`), problems),
+    ...readJson(path.join(dir, 'default.json'), KEYS, problems),
+    ...readJson(path.join(dir, `${nodeEnv}.json`), KEYS, problems),
   };
   for (const k of Object.keys(opts.overrides ?? {}))
-    if (!KEYS.has(k)) problems.push(unknownKey('overrides', k));
+    if (!KEYS.has(k)) problems.push(unknownKey('overrides', k, KEYS));
   const explicit = { ...fileLayers, ...fromEnv, ...(opts.overrides ?? {}) } as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...defaults(nodeEnv), ...explicit, NODE_ENV: nodeEnv };
 

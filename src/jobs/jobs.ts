@@ -23,7 +23,11 @@ export interface JobDeps {
   };
   /** r2 return sessions' engine (Kaspi QR returns); absent or null when Kaspi QR is off. */
   qrReturnSessions?: { run(opts: { signal?: AbortSignal }): Promise<number> } | null;
+  /** Remote invoices' one automatic check (24 h + 5 min); absent or null when Kaspi QR is off. */
+  qrRemote?: { expire(now?: Date): Promise<number> } | null;
 }
+
+export const QR_REMOTE_EXPIRY_JOB = 'kaspi-qr-remote-expiry';
 
 export const QR_RETURN_SESSIONS_JOB = 'kaspi-qr-return-sessions';
 export const KASPI_QR_ENGINE_JOB = 'kaspi-qr-status';
@@ -93,6 +97,18 @@ export function buildJobs(deps: JobDeps): JobDefinition[] {
       leaseMs: 60_000,
       run: async () => {
         qr.service.logCertificate(new Date(), 'daily');
+      },
+    });
+  }
+  const remote = deps.qrRemote;
+  if (remote) {
+    // Not a status poll: only invoices 24 h + 5 min old are looked at, each once (the guide forbids timers).
+    jobs.push({
+      name: QR_REMOTE_EXPIRY_JOB,
+      cron: '30 * * * * *',
+      leaseMs: config.KASPI_QR_TIMEOUT_MS * 12 + 30_000,
+      run: async () => {
+        await remote.expire();
       },
     });
   }

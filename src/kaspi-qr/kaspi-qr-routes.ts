@@ -3,6 +3,8 @@ import { readAmount } from '../http/json-amount.js';
 import { ValidationError } from '../shared/errors.js';
 import { KaspiQrApiError } from './kaspi-qr-errors.js';
 import type { KaspiQrService } from './kaspi-qr-service.js';
+import type { RemoteInvoices } from './remote-invoice.js';
+import { actors } from '../audit/audit-log.js';
 import { QR_STATES, type QrState } from './kaspi-qr-store.js';
 import { purchaseView } from './kaspi-qr-view.js';
 
@@ -17,13 +19,13 @@ function when(v: unknown, what: string): string | undefined {
 
 /**
  * Kaspi QR on the admin listener (behind adminAuth):
- * - POST /api/qr/payments `{"account","amount":"1500.00","kind":"qr"|"link","comment"?}` +
+ * - POST /api/qr/payments `{"account","amount":"1500.00","kind":"qr"|"link"|"remote","phone"?,"comment"?}` +
  *   Idempotency-Key → 201 (the same key and body again: 200 with the same purchase)
  * - GET /api/qr/payments?state=&account=&from=&to=&limit=
- * - GET /api/qr/payments/:id
+ * - GET /api/qr/payments/:id (`?refresh=true`: a remote invoice's status asked of Kaspi, at most once per 30 s)
  * Kaspi refusing answers 502 with Kaspi's code and message (kaspiCode, kaspiMessage).
  */
-export function kaspiQrRoutes(deps: { service: KaspiQrService }): Router {
+export function kaspiQrRoutes(deps: { service: KaspiQrService; remote?: RemoteInvoices | null }): Router {
   const { service } = deps;
   const router = Router();
   const json = express.json({
@@ -40,13 +42,26 @@ export function kaspiQrRoutes(deps: { service: KaspiQrService }): Router {
     const key = req.get('idempotency-key');
     if (!key) throw new ValidationError('Idempotency-Key header is required');
     const kind = b.kind ?? 'qr';
-    if (kind === 'remote')
-      throw new ValidationError('kind remote (an invoice by phone, r3) is not available on this gateway yet');
-    if (kind !== 'qr' && kind !== 'link') throw new ValidationError('kind must be "qr" or "link"');
+    if (kind !== 'qr' && kind !== 'link' && kind !== 'remote')
+      throw new ValidationError('kind must be "qr", "link" or "remote"');
     if (typeof b.account !== 'string' || b.account === '') throw new ValidationError('account is required');
     if (b.comment !== undefined && (typeof b.comment !== 'string' || b.comment.length > 255))
       throw new ValidationError('comment must be a string of at most 255 characters');
     const amount = readAmount(b, 'amount');
+    if (kind === 'remote') {
+      // An invoice pushed to the payer's Kaspi app by phone (r3): remote-invoice.ts.
+      if (!deps.remote) service.client.assertSupported('remoteCreate');
+      const { purchase, created } = await (deps.remote as RemoteInvoices).create({
+        account: b.account,
+        amount,
+        phone: b.phone,
+        comment: b.comment as string | undefined,
+        idempotencyKey: key,
+        actor: actors.api(req.ip),
+      });
+      res.status(created ? 201 : 200).json(await purchaseView(purchase, service.payUrl(purchase)));
+      return;
+    }
     const { purchase, created } = await service.create({
       kind,
       account: b.account,
@@ -80,7 +95,9 @@ export function kaspiQrRoutes(deps: { service: KaspiQrService }): Router {
   router.get('/api/qr/payments/:id', async (req: Request, res: Response) => {
     const id = String(req.params.id);
     if (!/^\d{1,20}$/.test(id)) throw new ValidationError('id must be digits');
-    const p = await service.get(id);
+    // ?refresh=true asks Kaspi about a remote invoice (at most once per 30 s); a QR or link never.
+    const p =
+      req.query.refresh === 'true' && deps.remote ? await deps.remote.refresh(id) : await service.get(id);
     res.json(await purchaseView(p, service.payUrl(p), { svg: true }));
   });
 

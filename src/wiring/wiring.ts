@@ -60,6 +60,9 @@ import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store
 import { KaspiQrReturns, type KaspiQrPort } from '../refunds/kaspi-qr-returns.js';
 import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
 import { returnPageRoutes, returnSessionRoutes } from '../refunds/kaspi-qr-return-routes.js';
+import { RemoteInvoices } from '../kaspi-qr/remote-invoice.js';
+import { RemoteInvoiceStore } from '../kaspi-qr/remote-invoice-store.js';
+import { remoteInvoiceRoutes } from '../kaspi-qr/remote-invoice-routes.js';
 
 /**
  * The composition root, shared by the service (src/main.ts), the CLI and the tests:
@@ -100,6 +103,8 @@ export interface Services {
   kaspiQr: KaspiQrParts | null;
   /** Kaspi QR returns through the refunds ledger; null when KASPI_QR_SCHEME is not set. */
   qrReturns: QrReturnParts | null;
+  /** Remote invoices by phone (r3; other schemes refuse them 409); null when Kaspi QR is off. */
+  qrRemote: RemoteInvoices | null;
 }
 
 export interface KaspiQrParts {
@@ -222,6 +227,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
   });
   const kaspiQr = createKaspiQr(config, db, stores, payments);
   const qrReturns = kaspiQr ? createKaspiQrReturns(config, db, stores, kaspiQr.service) : null;
+  const qrRemote = kaspiQr ? new RemoteInvoices(kaspiQr.service, new RemoteInvoiceStore(db)) : null;
   if (qrReturns) refunds.useKaspiQr(qrReturns.returns);
   const refundPoller = new RefundPoller(stores.refunds, refunds);
   return {
@@ -237,6 +243,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     users: createUserService(config, db),
     reconcile: createReconcileService(config, db, stores, payments, stores.refunds),
     kaspiQr,
+    qrRemote,
   };
 }
 
@@ -446,9 +453,11 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     }),
   ];
   if (services.kaspiQr) {
-    adminRouters.push(kaspiQrRoutes({ service: services.kaspiQr.service }));
+    const service = services.kaspiQr.service;
+    adminRouters.push(kaspiQrRoutes({ service, remote: services.qrRemote }));
+    if (services.qrRemote) adminRouters.push(remoteInvoiceRoutes({ service, remote: services.qrRemote }));
     // The payer's page: no auth, the path's token is a random 128-bit id.
-    publicRouters.push(payPageRoutes({ service: services.kaspiQr.service }));
+    publicRouters.push(payPageRoutes({ service }));
   }
   const qrReturns = services.qrReturns;
   if (qrReturns) {
@@ -532,6 +541,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
     stores,
     services,
     qrReturnSessions: services.qrReturns?.sessions ?? null,
+    qrRemote: services.qrRemote,
   }))
     scheduler.register(job);
   metrics.watchJobs(scheduler);

@@ -11,7 +11,8 @@ const PROMQL_WORDS = new Set(
     'count_over_time count_values delta deriv exp floor group histogram_quantile increase irate label_join ' +
     'label_replace last_over_time ln log2 log10 max max_over_time min min_over_time predict_linear quantile ' +
     'quantile_over_time rate resets round scalar sort sort_desc sqrt stddev stddev_over_time sum ' +
-    'sum_over_time time timestamp topk vector and or unless bool offset inf nan'
+    'sum_over_time time timestamp topk vector and or unless bool offset inf nan ' +
+    'day_of_week day_of_month days_in_month hour minute month year'
   ).split(' '),
 );
 /** Series Prometheus makes itself for every target, never served by the target. */

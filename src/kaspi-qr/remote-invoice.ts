@@ -1,0 +1,435 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { audit, type Actor } from '../audit/audit-log.js';
+import { getLogger } from '../log/logger.js';
+import { AppError, ConflictError, ValidationError } from '../shared/errors.js';
+import { formatTenge, type Tiyn } from '../shared/money.js';
+import { purchaseStatus } from './kaspi-qr-calls.js';
+import { KaspiQrApiError, KaspiQrTransportError } from './kaspi-qr-errors.js';
+import type { KaspiQrService } from './kaspi-qr-service.js';
+import { stateOf } from './kaspi-qr-status.js';
+import type { PurchasePatch, PurchaseWithPayment } from './kaspi-qr-store.js';
+import { readId, WireError } from './kaspi-qr-wire.js';
+import type { RemoteInvoice, RemoteInvoiceStore } from './remote-invoice-store.js';
+import { paymentDetails } from './returns-calls.js';
+
+const log = getLogger('kaspi-qr-remote');
+
+/** The payer has 24 h to pay; our one automatic check comes 5 min after. */
+export const REMOTE_PAYABLE_MS = 24 * 3_600_000;
+export const REMOTE_EXPIRY_CHECK_MS = REMOTE_PAYABLE_MS + 5 * 60_000;
+/** At most one Kaspi status call per invoice in this window; inside it the stored state is answered. */
+export const REFRESH_WINDOW_MS = 30_000;
+/** remote/client-info calls per device per minute: a margin under Kaspi's 50. */
+export const CLIENT_INFO_PER_MINUTE = 45;
+
+const FINAL = ['paid', 'failed', 'cancelled'];
+
+/** `+7 707 777-77-77`, `77077777777`, `87077777777`, `7077777777` → `87077777777`; null for anything else. */
+export function normalisePhone(text: unknown): string | null {
+  if (typeof text !== 'string' || !/^[\d\s()+-]{10,20}$/.test(text)) return null;
+  const d = text.replace(/\D/g, '');
+  if (/^[78]\d{10}$/.test(d)) return `8${d.slice(1)}`;
+  if (/^7\d{9}$/.test(d)) return `8${d}`;
+  return null;
+}
+
+/** `87077777777` → `8707***7777`: what logs, pages and rows keep. */
+export function maskPhone(phone: string): string {
+  return `${phone.slice(0, 4)}***${phone.slice(-4)}`;
+}
+
+export interface RemoteCreate {
+  account: string;
+  amount: Tiyn;
+  phone: unknown;
+  comment?: string;
+  idempotencyKey: string;
+  actor?: Actor;
+}
+
+/** A remote/create whose answer was lost: an invoice may have reached the payer; never sent again. */
+export class RemoteOutcomeUnknownError extends AppError {
+  constructor(invoiceId: string, reason: string) {
+    super(
+      'kaspi_qr_outcome_unknown',
+      `Kaspi's answer to remote/create was lost (${reason}): an invoice may have reached the payer's Kaspi app, so it is never sent again. Remote invoice ${invoiceId} is unknown: a person checks the Kaspi Pay app and decides (this Idempotency-Key stays used)`,
+      { httpStatus: 502, details: { invoiceId, state: 'unknown' } },
+    );
+  }
+}
+
+/**
+ * Remote invoices by phone (r3; shared/spec/kaspi-qr.md "Remote invoices", notes D-15). Created
+ * with remote/create (the invoice row is written before the call; a lost answer is `unknown`, ERROR,
+ * never re-sent). The guide forbids polling their status on a timer: the status is asked only on an
+ * event (`refresh`: the API's `?refresh=true`, the pay page's button, the console), at most once per
+ * invoice per 30 s across processes, plus one check at 24 h + 5 min (`expire`, the
+ * kaspi-qr-remote-expiry job), then remote/cancel and a last read. Paid: credited once through
+ * creditStored, then payment/details once (a TotalAmount other than asked flags it for a person).
+ */
+export class RemoteInvoices {
+  constructor(
+    private readonly service: KaspiQrService,
+    private readonly invoices: RemoteInvoiceStore,
+  ) {}
+
+  private get store() {
+    return this.service.deps.store;
+  }
+
+  private get client() {
+    return this.service.client;
+  }
+
+  async create(req: RemoteCreate): Promise<{ purchase: PurchaseWithPayment; created: boolean }> {
+    const { settings } = this.service;
+    const { payments, awaiting, db } = this.service.deps;
+    // r3 only: refused before anything is stored or sent.
+    this.client.assertSupported('remoteCreate');
+    const phone = normalisePhone(req.phone);
+    if (!phone)
+      throw new ValidationError(
+        'phone must be a Kazakhstan mobile number: +7XXXXXXXXXX, 7XXXXXXXXXX, 8XXXXXXXXXX or 10 digits starting with 7',
+      );
+    if (!settings.accountRegex.test(req.account))
+      throw new ValidationError('account does not match ACCOUNT_REGEX');
+    if (req.amount < settings.minSum || req.amount > settings.maxSum)
+      throw new AppError(
+        'amount_out_of_limits',
+        `amount must be ${formatTenge(settings.minSum)}..${formatTenge(settings.maxSum)}`,
+        { httpStatus: 422 },
+      );
+    if (!/^[\x21-\x7e]{1,200}$/.test(req.idempotencyKey))
+      throw new ValidationError('Idempotency-Key must be 1..200 printable ASCII characters');
+    const hash = createHash('sha256')
+      .update(JSON.stringify(['remote', req.account, req.amount, phone, req.comment ?? '']))
+      .digest('hex');
+
+    const earlier = await this.invoices.byKey(req.idempotencyKey);
+    if (earlier) return this.repeat(earlier, hash);
+    const check = await payments.check(req.account);
+    if (check.result === 1)
+      throw new AppError('account_not_found', 'the billing does not know this account', { httpStatus: 404 });
+    if (check.result !== 0) throw new AppError('account_not_payable', check.comment, { httpStatus: 409 });
+    const deviceToken = await this.service.deviceToken();
+
+    const started = await this.invoices.start({
+      idemKey: req.idempotencyKey,
+      requestHash: hash,
+      account: req.account,
+      amount: req.amount,
+      phoneMasked: maskPhone(phone),
+      comment: req.comment ?? null,
+    });
+    if (!started.taken) return this.repeat(started.invoice, hash);
+    const invoiceId = started.id;
+
+    let qrPaymentId: string;
+    try {
+      const env = await this.client.call('remoteCreate', {
+        amount: req.amount,
+        phone,
+        deviceToken,
+        comment: req.comment,
+      });
+      const d = env.Data as Record<string, unknown> | undefined;
+      qrPaymentId = readId(d?.QrPaymentId, 'QrPaymentId');
+      this.service.noteOk();
+    } catch (e) {
+      if (e instanceof KaspiQrApiError || (e instanceof KaspiQrTransportError && e.sent === 'no')) {
+        // A clear no, or it never left: no invoice exists; the key is free for another try.
+        await this.invoices.finish(invoiceId, e instanceof KaspiQrApiError ? 'refused' : 'not_sent', {
+          lastError: e.message,
+        });
+        await db.knex('kaspi_qr_remote_invoices').where({ id: invoiceId }).delete();
+        throw e;
+      }
+      if (!(e instanceof KaspiQrTransportError) && !(e instanceof WireError)) {
+        // Ours, before anything could leave (a programmer error): nothing exists at Kaspi.
+        await db.knex('kaspi_qr_remote_invoices').where({ id: invoiceId }).delete();
+        throw e;
+      }
+      const reason = e.message;
+      await this.invoices.finish(invoiceId, 'unknown', { lastError: reason });
+      log.error(
+        'kaspi qr: remote/create answer lost: the invoice may exist at Kaspi; never re-sent, a person decides',
+        {
+          invoiceId,
+          account: req.account,
+          amount: req.amount,
+          phone: maskPhone(phone),
+          reason,
+          wire: e instanceof WireError,
+        },
+      );
+      throw new RemoteOutcomeUnknownError(invoiceId, reason);
+    }
+
+    const now = new Date();
+    const paymentId = await db.knex.transaction(async (trx) => {
+      const id = await awaiting.record(trx, {
+        source: 'kaspi_qr',
+        txnId: qrPaymentId,
+        account: req.account,
+        amount: req.amount,
+      });
+      await this.store.insert(trx, {
+        paymentId: id,
+        kind: 'remote',
+        qrPaymentId,
+        payToken: randomBytes(16).toString('hex'),
+        qrToken: null,
+        paymentLink: null,
+        expireDateRaw: null,
+        expireAt: new Date(now.getTime() + REMOTE_PAYABLE_MS),
+        paymentMethods: [],
+        pollIntervalS: REFRESH_WINDOW_MS / 1000,
+        scanTimeoutS: REMOTE_PAYABLE_MS / 1000,
+        confirmTimeoutS: 0,
+        createdAt: now,
+        scanDeadline: new Date(now.getTime() + REMOTE_PAYABLE_MS),
+        // Never on the engine's timer: the guide forbids it.
+        nextPollAt: null,
+        phoneMasked: maskPhone(phone),
+        comment: req.comment ?? null,
+      });
+      await this.invoices.finish(
+        invoiceId,
+        'created',
+        { qrPaymentId, paymentId: id, expiryCheckAt: new Date(now.getTime() + REMOTE_EXPIRY_CHECK_MS) },
+        trx,
+      );
+      if (req.actor)
+        await audit.record(trx, {
+          actor: req.actor,
+          action: 'qr.created',
+          target: { type: 'qr', id },
+          details: {
+            kind: 'remote',
+            account: req.account,
+            amount: formatTenge(req.amount),
+            phone: maskPhone(phone),
+          },
+        });
+      return id;
+    });
+    log.info('kaspi qr: remote invoice sent', { paymentId, qrPaymentId, phone: maskPhone(phone) });
+    return { purchase: (await this.store.byPaymentId(paymentId)) as PurchaseWithPayment, created: true };
+  }
+
+  private async repeat(
+    earlier: RemoteInvoice,
+    hash: string,
+  ): Promise<{ purchase: PurchaseWithPayment; created: boolean }> {
+    if (earlier.requestHash !== hash)
+      throw new AppError('idempotency_key_reused', 'this Idempotency-Key was used with another request', {
+        httpStatus: 409,
+      });
+    if (earlier.state === 'created' && earlier.paymentId) {
+      const p = await this.store.byPaymentId(earlier.paymentId);
+      if (p) return { purchase: p, created: false };
+    }
+    if (earlier.state === 'unknown')
+      throw new RemoteOutcomeUnknownError(earlier.id, earlier.lastError ?? 'lost');
+    throw new AppError('create_in_progress', 'a remote invoice with this Idempotency-Key is being sent', {
+      httpStatus: 409,
+    });
+  }
+
+  /**
+   * An event asks for the status (`?refresh=true`, the pay page's button, the console): one Kaspi
+   * call when the last one is 30 s old or more, else the stored state. QR and link purchases are
+   * never asked here (the engine follows them).
+   */
+  async refresh(paymentId: string, now = new Date()): Promise<PurchaseWithPayment> {
+    const p = await this.service.get(paymentId);
+    if (p.kind !== 'remote' || FINAL.includes(p.state)) return p;
+    if (!(await this.invoices.takeRefresh(paymentId, now, REFRESH_WINDOW_MS))) return p;
+    await this.readAndApply(p);
+    return this.service.get(paymentId);
+  }
+
+  /** The 24 h + 5 min check (the kaspi-qr-remote-expiry job): read; still open → remote/cancel, then a last read. */
+  async expire(now = new Date()): Promise<number> {
+    let n = 0;
+    for (const inv of await this.invoices.dueForExpiry(now, 50)) {
+      const claim = randomBytes(8).toString('hex');
+      if (!(await this.invoices.claimExpiry(inv.id, now, new Date(now.getTime() + 10 * 60_000), claim)))
+        continue;
+      n += 1;
+      const p = await this.store.byPaymentId(inv.paymentId as string);
+      if (!p) continue;
+      const first = await this.readAndApply(p);
+      if (first === 'error') continue; // the claim runs out; asked again in 10 minutes
+      const now1 = await this.service.get(p.paymentId);
+      if (!FINAL.includes(now1.state)) {
+        const cancelled = await this.cancelAtKaspi(now1);
+        if (cancelled === 'error') continue;
+        await this.readAndApply(await this.service.get(p.paymentId));
+        log.info('kaspi qr: remote invoice unpaid after 24 h: cancelled at Kaspi', {
+          paymentId: p.paymentId,
+        });
+      }
+      await this.invoices.expiryDone(inv.id, claim);
+    }
+    return n;
+  }
+
+  /** POST /api/qr/payments/:id/cancel: remote/cancel, then a last read (a payment racing the cancel wins). */
+  async cancel(paymentId: string, actor: Actor): Promise<PurchaseWithPayment> {
+    const p = await this.service.get(paymentId);
+    if (p.kind !== 'remote')
+      throw new AppError(
+        'not_remote',
+        'only a remote invoice can be cancelled (a QR or link expires by itself)',
+        {
+          httpStatus: 409,
+        },
+      );
+    if (FINAL.includes(p.state))
+      throw new ConflictError(
+        p.state === 'paid'
+          ? `invoice ${paymentId} is paid: return it instead`
+          : `invoice ${paymentId} is ${p.state} already`,
+      );
+    const out = await this.cancelAtKaspi(p);
+    await this.readAndApply(await this.service.get(paymentId));
+    const after = await this.service.get(paymentId);
+    await this.service.deps.db.knex.transaction((trx) =>
+      audit.record(trx, {
+        actor,
+        action: 'qr.cancelled',
+        target: { type: 'qr', id: paymentId },
+        details: { state: after.state, kaspiStatus: after.kaspiStatus },
+      }),
+    );
+    if (out === 'error' && !FINAL.includes(after.state))
+      throw new AppError(
+        'kaspi_qr_outcome_unknown',
+        `remote/cancel got no answer and the invoice is still ${after.state}: refresh it later`,
+        { httpStatus: 502 },
+      );
+    return after;
+  }
+
+  /** GET /api/qr/client-info: the payer's name for a phone (personal data: returned, never logged). */
+  async clientInfo(phoneText: unknown, now = new Date()): Promise<{ phone: string; name: string }> {
+    const phone = normalisePhone(phoneText);
+    if (!phone) throw new ValidationError('phone must be a Kazakhstan mobile number');
+    const deviceToken = await this.service.deviceToken();
+    const name = `client-info:${createHash('sha256').update(deviceToken).digest('hex').slice(0, 16)}`;
+    if (!(await this.invoices.takeCall(name, now, CLIENT_INFO_PER_MINUTE)))
+      throw new AppError(
+        'rate_limited',
+        `at most ${CLIENT_INFO_PER_MINUTE} look-ups a minute per device: try again in a minute`,
+        {
+          httpStatus: 429,
+        },
+      );
+    const env = await this.client.call('clientInfo', { phone, deviceToken });
+    const d = env.Data as Record<string, unknown> | undefined;
+    const clientName = typeof d?.ClientName === 'string' ? d.ClientName : '';
+    return { phone: maskPhone(phone), name: clientName };
+  }
+
+  // ---- Kaspi calls and what they mean ----
+
+  private async cancelAtKaspi(p: PurchaseWithPayment): Promise<'ok' | 'error'> {
+    try {
+      const env = await this.client.call('remoteCancel', {
+        qrPaymentId: p.qrPaymentId,
+        deviceToken: await this.service.deviceToken(),
+      });
+      const st = (env.Data as Record<string, unknown> | undefined)?.Status;
+      if (typeof st === 'string') await this.apply(p, st);
+      return 'ok';
+    } catch (e) {
+      log.warn('kaspi qr: remote/cancel failed: the last status read decides', {
+        paymentId: p.paymentId,
+        err: e,
+      });
+      return 'error';
+    }
+  }
+
+  private async readAndApply(p: PurchaseWithPayment): Promise<'ok' | 'error'> {
+    let status: string;
+    try {
+      status = await purchaseStatus(this.client, p.qrPaymentId);
+    } catch (e) {
+      await this.store.save(p.paymentId, null, { lastError: e instanceof Error ? e.message : String(e) });
+      return 'error';
+    }
+    await this.apply(p, status);
+    return 'ok';
+  }
+
+  /** States only move forward; paid never moves; a Processed is credited once through src/payments. */
+  private async apply(p: PurchaseWithPayment, status: string): Promise<void> {
+    const { payments, awaiting } = this.service.deps;
+    const mapped = stateOf(status);
+    const patch: PurchasePatch = { kaspiStatus: status, lastError: null };
+    const ids = { paymentId: p.paymentId, qrPaymentId: p.qrPaymentId };
+    if (mapped === null) {
+      if (!p.unknownStatusLogged) {
+        patch.unknownStatusLogged = true;
+        log.error('kaspi qr: unknown status of a remote invoice: kept open', { ...ids, status });
+      }
+    } else if (p.state === 'paid') {
+      if (mapped !== 'paid') {
+        patch.flag = 'conflict';
+        patch.kaspiStatus = undefined;
+        log.error(
+          'kaspi qr: a paid remote invoice now reads otherwise at Kaspi: kept paid, a person must look',
+          {
+            ...ids,
+            status,
+          },
+        );
+      }
+    } else if (mapped === 'paid') {
+      const out = await payments.creditStored(p.paymentId, ['awaiting_payment']);
+      if (out.result !== 0 && out.result !== 4) {
+        patch.flag = 'credit_refused';
+        log.error('kaspi qr: paid at Kaspi but the billing refused the credit: a person must act', {
+          ...ids,
+          result: out.result,
+        });
+      }
+      patch.state = 'paid';
+      const mismatch = await this.checkTotal(p);
+      if (mismatch) patch.flag = mismatch;
+    } else if (mapped === 'failed' || mapped === 'cancelled') {
+      await awaiting.decline(p.paymentId, mapped === 'failed' ? 'Kaspi QR: Error' : 'Kaspi QR: cancelled');
+      patch.state = mapped;
+    } else if (mapped === 'scanned' && (p.state === 'pending' || p.state === 'unknown'))
+      patch.state = 'scanned';
+    if (patch.kaspiStatus === undefined) delete patch.kaspiStatus;
+    await this.store.save(p.paymentId, null, patch);
+  }
+
+  /** Post-payment check: payment/details once; another TotalAmount than asked is for a person. */
+  private async checkTotal(p: PurchaseWithPayment): Promise<string | null> {
+    try {
+      const d = await paymentDetails(this.client, {
+        qrPaymentId: p.qrPaymentId,
+        deviceToken: await this.service.deviceToken(),
+      });
+      if (d.totalAmount === p.amount) return null;
+      log.error('kaspi qr: paid with another amount than asked: a person must look', {
+        paymentId: p.paymentId,
+        asked: p.amount,
+        totalAmount: d.totalAmount,
+      });
+      return 'amount_mismatch';
+    } catch (e) {
+      log.warn('kaspi qr: payment/details after payment not read', { paymentId: p.paymentId, err: e });
+      return null;
+    }
+  }
+
+  /** Invoices whose remote/create outcome is unknown: for a person. */
+  unknownInvoices(): Promise<RemoteInvoice[]> {
+    return this.invoices.listUnknown();
+  }
+}
