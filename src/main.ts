@@ -47,6 +47,11 @@ async function main(): Promise<void> {
         exitSoon(1);
       });
   };
+  // Kaspi QR's certificate files again (a new certificate or passphrase needs no code change).
+  process.on('SIGHUP', () => {
+    if (gateway.services.kaspiQr) gateway.services.kaspiQr.service.reloadCertificates();
+    else log.info('SIGHUP: nothing to reload');
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   // pm2 with shutdown_with_message (Windows has no signals) asks with a message instead.

@@ -4,6 +4,7 @@ import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { CliError, print, withContext } from './cli-context.js';
 import { registerPaymentCommands } from './payment-commands.js';
+import { registerQrCommands } from './qr-commands.js';
 import { registerReconcileCommands } from './reconcile-commands.js';
 import { registerRefundCommands } from './refund-commands.js';
 import { registerUserCommands } from './user-commands.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerAccountCommands(program);
   registerPaymentCommands(program);
   registerRefundCommands(program);
+  registerQrCommands(program);
   registerUserCommands(program);
   registerAuditCommands(program);
   registerReconcileCommands(program);

@@ -52,6 +52,7 @@ export class Metrics {
   private readonly reconcileOverdue: Gauge;
   private readonly reconcileLastImport: Gauge;
   private processMetrics = false;
+  private readonly extraGauges: ((now: Date) => Promise<void>)[] = [];
 
   constructor(
     private readonly db: Db,
@@ -120,6 +121,16 @@ export class Metrics {
       help: '1 when the database answered this scrape; 0 means the database gauges are stale',
       registers,
     });
+  }
+
+  /** A capability's own database gauges (Kaspi QR), refreshed with the others at scrape time. */
+  addDatabaseGauges(refresh: (now: Date) => Promise<void>): void {
+    this.extraGauges.push(refresh);
+  }
+
+  /** gateway_oldest_pending_age_seconds for another kind (kind="kaspi_qr": the oldest open purchase). */
+  setOldestPending(kind: string, seconds: number): void {
+    this.oldestPending.set({ kind }, seconds);
   }
 
   /**
@@ -258,6 +269,7 @@ export class Metrics {
       .first()) as { n: number | string; oldest: string | null } | undefined;
     this.pendingCredits.set(Number(row?.n ?? 0));
     this.oldestPending.set({ kind: 'payment' }, ageSeconds(row?.oldest ?? null, now));
+    for (const refresh of this.extraGauges) await refresh(now);
 
     await this.refreshReconcileGauges(now);
     // Guarded: an older schema (before the refunds migration ran) simply has no refunds to count.

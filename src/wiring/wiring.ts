@@ -49,7 +49,10 @@ import { AwaitingPayments } from '../payments/awaiting-payments.js';
 import { AttemptStore } from '../kaspi-qr/kaspi-qr-attempts.js';
 import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
 import { KaspiQrEngine } from '../kaspi-qr/kaspi-qr-engine.js';
+import { kaspiQrMetrics } from '../kaspi-qr/kaspi-qr-metrics.js';
+import type { MethodName } from '../kaspi-qr/kaspi-qr-methods.js';
 import { kaspiQrRoutes } from '../kaspi-qr/kaspi-qr-routes.js';
+import { payPageRoutes } from '../kaspi-qr/pay-page.js';
 import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
 import { parseLateChecks } from '../config/kaspi-qr-config.js';
@@ -107,6 +110,8 @@ export interface Services {
 export interface KaspiQrParts {
   service: KaspiQrService;
   engine: KaspiQrEngine;
+  /** Where every Kaspi QR call is counted (the metrics, once they exist). */
+  observeCalls(fn: (method: MethodName, outcome: string) => void): void;
 }
 
 export interface QrReturnParts {
@@ -253,7 +258,9 @@ export function createKaspiQr(
   if (!scheme) return null;
   registerSecrets(config.KASPI_QR_API_KEY, config.KASPI_QR_KEY_PASSPHRASE, config.KASPI_QR_DEVICE_TOKEN);
   const baseUrl = config.KASPI_QR_BASE_URL as string;
+  let onCall: ((method: MethodName, outcome: string) => void) | null = null;
   const client = new KaspiQrClient({
+    onCall: (method, outcome) => onCall?.(method, outcome),
     scheme,
     baseUrl,
     apiKey: config.KASPI_QR_API_KEY,
@@ -292,7 +299,13 @@ export function createKaspiQr(
     graceMs: config.KASPI_QR_DEADLINE_GRACE_MS,
     lateChecksMs: parseLateChecks(config.KASPI_QR_LATE_CHECKS) ?? [],
   });
-  return { service, engine };
+  return {
+    service,
+    engine,
+    observeCalls: (fn) => {
+      onCall = fn;
+    },
+  };
 }
 
 /** The reconcile capability: profiles read and validated once, at start (a bad profile stops the start). */
@@ -443,6 +456,8 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     const service = services.kaspiQr.service;
     adminRouters.push(kaspiQrRoutes({ service, remote: services.qrRemote }));
     if (services.qrRemote) adminRouters.push(remoteInvoiceRoutes({ service, remote: services.qrRemote }));
+    // The payer's page: no auth, the path's token is a random 128-bit id.
+    publicRouters.push(payPageRoutes({ service }));
   }
   const qrReturns = services.qrReturns;
   if (qrReturns) {
@@ -509,6 +524,14 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const stores = createStores(db);
   const services = createServices(config, db, stores, overrides);
   const metrics = new Metrics(db, { stuckAfterMs: config.RETRY_STUCK_AFTER_MS });
+  const qr = services.kaspiQr;
+  if (qr) {
+    const m = kaspiQrMetrics(metrics.registry, qr.service, qr.engine);
+    qr.observeCalls(m.onCall);
+    metrics.addDatabaseGauges(async (now) => {
+      metrics.setOldestPending('kaspi_qr', (await m.refresh(now)).oldestOpenSeconds);
+    });
+  }
   const { app, adminApp } = createApps(config, db, stores, services, metrics);
   // A job gets the same time to wind down as a request in flight; both fit in pm2's kill_timeout.
   const scheduler = new Scheduler(db, { stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
