@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { actors } from '../audit/audit-log.js';
 import type { TestAction } from '../kaspi-qr/kaspi-qr-calls.js';
 import { QR_STATES, type QrState } from '../kaspi-qr/kaspi-qr-store.js';
 import { purchaseView } from '../kaspi-qr/kaspi-qr-view.js';
@@ -112,6 +113,7 @@ export function registerQrCommands(program: Command, deps: CommandDeps = {}): vo
             amount: tiyn,
             comment: opts.comment,
             idempotencyKey: opts.idempotencyKey ?? `cli:${randomBytes(12).toString('hex')}`,
+            actor: actors.cli(),
           });
           print(await purchaseView(purchase, service.payUrl(purchase)));
         },

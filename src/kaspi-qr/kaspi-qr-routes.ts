@@ -68,6 +68,7 @@ export function kaspiQrRoutes(deps: { service: KaspiQrService; remote?: RemoteIn
       amount,
       comment: b.comment as string | undefined,
       idempotencyKey: key,
+      actor: actors.api(req.ip),
     });
     res
       .status(created ? 201 : 200)

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { audit, type Actor } from '../audit/audit-log.js';
+import { transactionWithRetry } from '../db/commit-retry.js';
 import type { Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
 import type { AwaitingPayments } from '../payments/awaiting-payments.js';
@@ -58,6 +60,8 @@ export interface CreateRequest {
   amount: Tiyn;
   comment?: string;
   idempotencyKey: string;
+  /** Who asked, for the audit log (written in the transaction that stores the purchase). */
+  actor?: Actor;
 }
 
 /** What /healthz says of Kaspi QR (200 either way: check/pay go on without it). */
@@ -357,7 +361,9 @@ export class KaspiQrService {
     const scanTimeoutS = created.scanTimeoutS && created.scanTimeoutS > 0 ? created.scanTimeoutS : 180;
     const confirmTimeoutS =
       created.confirmTimeoutS && created.confirmTimeoutS > 0 ? created.confirmTimeoutS : 65;
-    const paymentId = await db.knex.transaction(async (trx) => {
+    // A deadlock or a Galera certification failure at COMMIT runs it again: nothing of the failed
+    // attempt remains, and the payment's unique key refuses a second row.
+    const paymentId = await transactionWithRetry(db, 'kaspi qr purchase', async (trx) => {
       const id = await awaiting.record(trx, {
         source: 'kaspi_qr',
         txnId: created.qrPaymentId,
@@ -385,6 +391,13 @@ export class KaspiQrService {
       });
       await store.bindKey(trx, req.idempotencyKey, id);
       await attempts.finish(externalId, ['answered'], 'created', { paymentId: id }, trx);
+      if (req.actor)
+        await audit.record(trx, {
+          actor: req.actor,
+          action: 'qr.created',
+          target: { type: 'qr', id },
+          details: { kind: req.kind, account: req.account, amount: formatTenge(req.amount) },
+        });
       return id;
     });
     log.info('kaspi qr: purchase created', {

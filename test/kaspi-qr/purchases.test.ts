@@ -75,6 +75,15 @@ describe.each(dbKinds)('[%s] Kaspi QR purchases and the status engine', (kind) =
     const [row] = await paymentsFor(g, c.txnId);
     expect(row).toMatchObject({ source: 'kaspi_qr', state: 'awaiting_payment', account: 'QR-1' });
     expect(Number(row.amount)).toBe(150050);
+    // Who made it is in the audit log, written in the purchase's own transaction.
+    const audit = await admin().get('/api/audit').query({ action: 'qr.created' }).set(ADMIN);
+    expect(audit.status).toBe(200);
+    const mine = (
+      audit.body.entries as { actor: string; target: { id: string }; details: Record<string, string> }[]
+    ).filter((e) => String(e.target.id) === String(c.id));
+    expect(mine).toEqual([
+      expect.objectContaining({ actor: 'api', details: { kind: 'qr', account: 'QR-1', amount: '1500.50' } }),
+    ]);
   });
 
   it('when the same Idempotency-Key comes again, then the same purchase (200) and no second qr/create; another body is 409', async () => {
