@@ -6,23 +6,18 @@ import { dbTime } from '../db/db.js';
 import type { EvidenceEntry } from '../http/request-log-evidence.js';
 import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { amountFields, isoTime, readAmount } from '../http/json-amount.js';
-import type { PaymentState, PaymentStore } from '../payments/payment-store.js';
+import {
+  PAYMENT_SOURCES,
+  PAYMENT_STATES,
+  type PaymentSource,
+  type PaymentState,
+  type PaymentStore,
+} from '../payments/payment-store.js';
 import { paymentView } from '../payments/payment-view.js';
 import { listBefore, listLimit, listOffset, nextBefore } from '../refunds/refund-routes.js';
 import type { Refund } from '../refunds/refund-store.js';
 import { refundView } from '../refunds/refund-view.js';
 import { refundable } from '../refunds/refundable.js';
-
-const PAYMENT_STATES: readonly PaymentState[] = [
-  'received',
-  'crediting',
-  'pending',
-  'credited',
-  'failed',
-  'awaiting_callback',
-  'awaiting_payment',
-  'declined',
-];
 
 export function accountView(a: Account) {
   return {
@@ -74,11 +69,11 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
 
   router.get('/api/payments', async (req: Request, res: Response) => {
     const q = req.query;
-    if (q.status !== undefined && !PAYMENT_STATES.includes(q.status as PaymentState)) {
+    if (q.status !== undefined && !(PAYMENT_STATES as readonly unknown[]).includes(q.status)) {
       throw new ValidationError(`status must be one of ${PAYMENT_STATES.join(', ')}`);
     }
-    if (q.source !== undefined && q.source !== 'kaspi' && q.source !== 'jetpay')
-      throw new ValidationError('source must be kaspi or jetpay');
+    if (q.source !== undefined && !(PAYMENT_SOURCES as readonly unknown[]).includes(q.source))
+      throw new ValidationError(`source must be one of ${PAYMENT_SOURCES.join(', ')}`);
     if (q.account !== undefined && typeof q.account !== 'string')
       throw new ValidationError('account must be given once');
     const limit = listLimit(q.limit);
@@ -87,7 +82,7 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       to: timeParam('to', q.to),
       account: q.account as string | undefined,
       state: q.status as PaymentState | undefined,
-      source: q.source as 'kaspi' | 'jetpay' | undefined,
+      source: q.source as PaymentSource | undefined,
       limit,
       before: listBefore(q.before),
       offset: listOffset(q.offset),

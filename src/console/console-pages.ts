@@ -1,6 +1,6 @@
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { EvidenceEntry } from '../http/request-log-evidence.js';
-import type { Payment } from '../payments/payment-store.js';
+import { PAYMENT_SOURCES, PAYMENT_STATES, type Payment } from '../payments/payment-store.js';
 import type { Refund } from '../refunds/refund-store.js';
 import { ASSETS } from './assets.js';
 import { amountInWords, formatAmount, formatTime, type Lang } from './format.js';
@@ -265,19 +265,17 @@ export interface PaymentFilterForm {
   max?: string;
 }
 
-const SOURCES = ['kaspi', 'jetpay', 'kaspi_qr'];
-const STATES = [
-  'received',
-  'crediting',
-  'pending',
-  'credited',
-  'failed',
-  'awaiting_callback',
-  'awaiting_payment',
-  'declined',
-];
+// The payments' own lists, as strings for the filter's <select>.
+const SOURCES: readonly string[] = PAYMENT_SOURCES;
+const STATES: readonly string[] = PAYMENT_STATES;
 
-function select(id: string, label: string, anyText: string, options: string[], value?: string): SafeHtml {
+function select(
+  id: string,
+  label: string,
+  anyText: string,
+  options: readonly string[],
+  value?: string,
+): SafeHtml {
   return html`<div>
     <label for="${id}">${label}</label
     ><select id="${id}" name="${id}">

@@ -6,7 +6,14 @@ import type { AccountAdmin } from '../billing/account-admin.js';
 import type { AccountStore } from '../billing/account-store.js';
 import { QR_STATES, type QrState } from '../kaspi-qr/kaspi-qr-store.js';
 import { getLogger } from '../log/logger.js';
-import type { Payment, PaymentSource, PaymentState, PaymentStore } from '../payments/payment-store.js';
+import {
+  PAYMENT_SOURCES,
+  PAYMENT_STATES,
+  type Payment,
+  type PaymentSource,
+  type PaymentState,
+  type PaymentStore,
+} from '../payments/payment-store.js';
 import { retryCreditNow, type RetryNowDeps } from '../payments/retry-now.js';
 import type { RefundService } from '../refunds/refund-service.js';
 import { REFUND_STATUSES, type RefundStatus } from '../refunds/refund-store.js';
@@ -81,17 +88,8 @@ export interface ConsoleDeps {
 }
 
 const PAGE = 50;
-const SOURCES: readonly PaymentSource[] = ['kaspi', 'jetpay', 'kaspi_qr'];
-const STATES: readonly PaymentState[] = [
-  'received',
-  'crediting',
-  'pending',
-  'credited',
-  'failed',
-  'awaiting_callback',
-  'awaiting_payment',
-  'declined',
-];
+const SOURCES: readonly PaymentSource[] = PAYMENT_SOURCES;
+const STATES: readonly PaymentState[] = PAYMENT_STATES;
 
 function one(v: unknown, max = 200): string | undefined {
   if (typeof v !== 'string') return undefined;

@@ -4,22 +4,26 @@ import { dbTime, type Db } from '../db/db.js';
 import { rawWrite } from '../db/raw-sql.js';
 import { toTiyn, type Tiyn } from '../shared/money.js';
 
-export type PaymentSource = 'kaspi' | 'jetpay' | 'kaspi_qr';
+/** Every channel a payment comes from: the one list the API, the console and the CLI offer and check. */
+export const PAYMENT_SOURCES = ['kaspi', 'jetpay', 'kaspi_qr'] as const;
+export type PaymentSource = (typeof PAYMENT_SOURCES)[number];
 
 /**
  * received → crediting → credited | failed; pending = the credit's outcome is in doubt and the
  * retry job owns it. JetPay adds awaiting_callback (before) and declined (a final no); a Kaspi QR
  * purchase waits in awaiting_payment until Kaspi says Processed (then credited) or Error (declined).
  */
-export type PaymentState =
-  | 'received'
-  | 'crediting'
-  | 'pending'
-  | 'credited'
-  | 'failed'
-  | 'awaiting_callback'
-  | 'awaiting_payment'
-  | 'declined';
+export const PAYMENT_STATES = [
+  'received',
+  'crediting',
+  'pending',
+  'credited',
+  'failed',
+  'awaiting_callback',
+  'awaiting_payment',
+  'declined',
+] as const;
+export type PaymentState = (typeof PAYMENT_STATES)[number];
 
 export const FINAL_STATES: readonly PaymentState[] = ['credited', 'failed', 'declined'];
 

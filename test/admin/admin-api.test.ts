@@ -159,5 +159,11 @@ describe.each(dbKinds)('[%s] admin API', (kind) => {
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('validation');
     }
+    // Every channel a payment comes from is a filter, Kaspi QR included (one list, src/payments).
+    const qr = await t.admin().get('/api/payments?source=kaspi_qr').set(AUTH);
+    expect(qr.status).toBe(200);
+    expect(qr.body.payments).toEqual([]);
+    const bad = await t.admin().get('/api/payments?source=paypal').set(AUTH);
+    expect(bad.body.message).toContain('kaspi, jetpay, kaspi_qr');
   });
 });
