@@ -15,10 +15,11 @@ import {
 } from '../kaspi-qr/returns-calls.js';
 import { getLogger } from '../log/logger.js';
 import type { PaymentStore } from '../payments/payment-store.js';
-import { AppError, ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { AppError, ConflictError, NotFoundError } from '../shared/errors.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
 import type { KaspiQrPort, KaspiQrReturns } from './kaspi-qr-returns.js';
 import type { RefundStore } from './refund-store.js';
+import { QR_PAYMENT_ID, readRefundInput } from './refund-input.js';
 
 const log = getLogger('kaspi-qr-returns');
 
@@ -227,16 +228,7 @@ export class ReturnSessions {
           ? 'a return without the payer: POST /api/refunds with "source": "kaspi_qr"'
           : 'refund it in the Kaspi Pay app, section Возврат',
       );
-    if (typeof input.txnId !== 'string' || !/^\d{1,19}$/.test(input.txnId))
-      throw new ValidationError('txnId must be the QrPaymentId: 1 to 19 digits, as a string');
-    if (!Number.isSafeInteger(input.amount) || input.amount <= 0)
-      throw new ValidationError('amount must be above 0.00');
-    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
-    if (reason.length < 1 || reason.length > 500)
-      throw new ValidationError('reason must be 1 to 500 characters');
-    const key = input.idempotencyKey ?? null;
-    if (key !== null && !/^[\x21-\x7e]{1,100}$/.test(key))
-      throw new ValidationError('idempotency key must be 1 to 100 printable ASCII characters');
+    const { reason, idempotencyKey: key } = readRefundInput(input, QR_PAYMENT_ID);
     if (key) {
       const earlier = await this.deps.store.byKey(key);
       if (earlier) return { session: same(earlier, input.txnId, input.amount, reason), created: false };

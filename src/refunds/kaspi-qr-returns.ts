@@ -12,7 +12,7 @@ import {
 import { paymentDetails, paymentReturn, type PaymentDetails } from '../kaspi-qr/returns-calls.js';
 import { getLogger } from '../log/logger.js';
 import type { Payment, PaymentStore } from '../payments/payment-store.js';
-import { AppError, ConflictError, ValidationError } from '../shared/errors.js';
+import { AppError, ConflictError } from '../shared/errors.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
 import { KaspiQrRefundStore, ReturnLock, type QrRefund } from './kaspi-qr-refund-store.js';
 import {
@@ -22,6 +22,7 @@ import {
   type RefundStatus,
   type RefundStore,
 } from './refund-store.js';
+import { QR_PAYMENT_ID, readRefundInput } from './refund-input.js';
 
 const log = getLogger('kaspi-qr-returns');
 
@@ -384,16 +385,7 @@ export class KaspiQrReturns {
 
   private validate(input: QrReturnRequest): Required<QrReturnRequest> {
     if (!input.actor?.id) throw new Error('a refund needs its actor for the audit log');
-    if (typeof input.txnId !== 'string' || !/^\d{1,19}$/.test(input.txnId))
-      throw new ValidationError('txnId must be the QrPaymentId: 1 to 19 digits, as a string');
-    if (!Number.isSafeInteger(input.amount) || input.amount <= 0)
-      throw new ValidationError('amount must be above 0.00');
-    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
-    if (reason.length < 1 || reason.length > 500)
-      throw new ValidationError('reason must be 1 to 500 characters');
-    const key = input.idempotencyKey ?? null;
-    if (key !== null && !/^[\x21-\x7e]{1,100}$/.test(key))
-      throw new ValidationError('idempotency key must be 1 to 100 printable ASCII characters');
+    const { reason, idempotencyKey: key } = readRefundInput(input, QR_PAYMENT_ID);
     return {
       txnId: input.txnId,
       amount: input.amount,

@@ -20,6 +20,7 @@ import {
   type RefundStatus,
   type RefundStore,
 } from './refund-store.js';
+import { KASPI_TXN_ID, readRefundInput } from './refund-input.js';
 
 const log = getLogger('refunds');
 
@@ -199,18 +200,7 @@ export class RefundService {
 
   private validate(input: CreateRefund): Required<CreateRefund> & { returnAmount: number } {
     if (!input.actor?.id) throw new Error('a refund needs its actor for the audit log');
-    if (typeof input.txnId !== 'string' || !/^\d{1,18}$/.test(input.txnId)) {
-      throw new ValidationError('txnId must be the Kaspi txn_id: 1 to 18 digits, as a string');
-    }
-    if (!Number.isSafeInteger(input.amount) || input.amount <= 0)
-      throw new ValidationError('amount must be above 0.00');
-    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
-    if (reason.length < 1 || reason.length > 500)
-      throw new ValidationError('reason must be 1 to 500 characters');
-    const key = input.idempotencyKey ?? null;
-    if (key !== null && !/^[\x21-\x7e]{1,100}$/.test(key)) {
-      throw new ValidationError('idempotency key must be 1 to 100 printable ASCII characters');
-    }
+    const { reason, idempotencyKey: key } = readRefundInput(input, KASPI_TXN_ID);
     let returnAmount = input.amount;
     if (this.settings.amountUnit === 'tenge') {
       if (input.amount % 100 !== 0) {
