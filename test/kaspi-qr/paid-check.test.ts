@@ -11,11 +11,14 @@ import { captureLogs } from '../support/log-capture.js';
  * the purchase for a person, nothing corrected. r1 has no payment/details: trusted on Processed.
  */
 describe.each(dbKinds)('[%s] the Kaspi QR post-payment check', (kind) => {
-  const logs = captureLogs('warn');
+  let logs: ReturnType<typeof captureLogs>;
   let n = 0;
 
   async function setup(scheme: Scheme): Promise<ReturnsSetup> {
-    return startReturnsGateway(kind, scheme);
+    const s = await startReturnsGateway(kind, scheme);
+    // Once the gateway is built (it sets the logger up from its config): warnings into an array.
+    logs = captureLogs('warn');
+    return s;
   }
 
   async function account(s: ReturnsSetup): Promise<string> {
