@@ -15,14 +15,16 @@ export async function up(knex: Knex): Promise<void> {
   }
   const mysql = knex.client.config.client === 'mysql2';
   const exists = mysql
-    ? ((
+    ? (
         (await knex.raw(
           `select 1 from information_schema.statistics where table_schema = database() and table_name = 'reconciliation_runs' and index_name = 'reconciliation_runs_active_uq' limit 1`,
         )) as [unknown[]]
-      )[0].length > 0)
-    : ((await knex.raw(
-        `select 1 from sqlite_master where type = 'index' and name = 'reconciliation_runs_active_uq'`,
-      )) as unknown[]).length > 0;
+      )[0].length > 0
+    : (
+        (await knex.raw(
+          `select 1 from sqlite_master where type = 'index' and name = 'reconciliation_runs_active_uq'`,
+        )) as unknown[]
+      ).length > 0;
   if (!exists)
     await knex.schema.alterTable('reconciliation_runs', (t) => {
       t.unique(['active_file_id'], { indexName: 'reconciliation_runs_active_uq' });

@@ -20,6 +20,7 @@ import * as m20261203110000 from './20261203110000_kaspi_qr_paid_check.js';
 import * as m20261203120000 from './20261203120000_reconcile_run_claim.js';
 import * as m20261203120100 from './20261203120100_reconcile_indexes.js';
 import * as m20261203120200 from './20261203120200_refunds_origin.js';
+import * as m20261203120300 from './20261203120300_reconcile_notices.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   '20261203120000_reconcile_run_claim': m20261203120000,
   '20261203120100_reconcile_indexes': m20261203120100,
   '20261203120200_refunds_origin': m20261203120200,
+  '20261203120300_reconcile_notices': m20261203120300,
 };

@@ -242,7 +242,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
-    reconcile: createReconcileService(config, db, stores, payments, stores.refunds),
+    reconcile: createReconcileService(config, db, stores, payments, stores.refunds, refunds),
     kaspiQr,
     qrRemote,
   };
@@ -316,6 +316,7 @@ export function createReconcileService(
   stores: Pick<Stores, 'payments'>,
   payments: PaymentService,
   refunds: RefundStore,
+  refundService: RefundService | null = null,
 ): ReconcileService {
   return new ReconcileService({
     db,
@@ -323,6 +324,7 @@ export function createReconcileService(
     payments,
     paymentStore: stores.payments,
     profiles: loadProfiles(path.resolve(config.RECONCILE_PROFILES_DIR)),
+    refunds: refundService,
     pollRefundNow: async (refundId) => {
       await refunds.transition(undefined, refundId, PENDING_STATUSES, { nextPollAt: dbTime() });
     },
@@ -341,6 +343,7 @@ export function createReconcileService(
       maxUnzippedBytes: config.RECONCILE_MAX_UNZIPPED_BYTES,
       offset: config.KASPI_TXN_DATE_OFFSET,
       requestLogRetentionDays: config.REQUEST_LOG_RETENTION_DAYS,
+      expectDaily: config.RECONCILE_EXPECT_DAILY,
     },
   });
 }
