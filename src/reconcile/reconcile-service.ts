@@ -54,7 +54,7 @@ export interface ImportOptions {
   replaces?: string | null;
   rerun?: boolean;
   dryRun?: boolean;
-  origin: 'cli' | 'api';
+  origin: 'cli' | 'api' | 'console';
   actor: Actor;
   operator?: string | null;
 }
@@ -82,6 +82,11 @@ const CLASS_ACTIONS: Partial<Record<ItemClass, ResolveAction[]>> = {
   REFUSED_OURS: ['credit'],
   TXN_ID_PRECISION: ['link'],
 };
+
+/** What an item of this class may be resolved with (the console's form offers these). */
+export function allowedActions(cls: ItemClass): ResolveAction[] {
+  return [...(CLASS_ACTIONS[cls] ?? []), 'accept', 'ignore'];
+}
 
 export interface ResolveInput {
   action: string;
@@ -563,7 +568,7 @@ export class ReconcileService {
       if (item.action === action) return item;
       throw new ConflictError(`item ${item.id} is ${item.state}`, { state: item.state });
     }
-    const allowed = [...(CLASS_ACTIONS[item.class] ?? []), 'accept', 'ignore'];
+    const allowed = allowedActions(item.class);
     if (!allowed.includes(action))
       throw new ValidationError(`${item.class} takes ${allowed.join(', ')}, not ${action}`, { allowed });
     if ((action === 'accept' || action === 'ignore') && !note)

@@ -450,6 +450,14 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
       accounts:
         services.billing.kind === 'sql' ? { store: stores.accounts, admin: services.accountAdmin } : null,
       evidenceFor: (txnId) => requestLogEvidence(db, txnId),
+      reconcile: { service: services.reconcile, maxFileBytes: config.RECONCILE_MAX_FILE_BYTES },
+      kaspiQr: services.kaspiQr
+        ? {
+            service: services.kaspiQr.service,
+            remote: services.qrRemote,
+            sessions: services.qrReturns?.sessions ?? null,
+          }
+        : null,
     }),
   ];
   if (services.kaspiQr) {
