@@ -46,6 +46,7 @@ import { ReconcileStore } from '../reconcile/reconcile-store.js';
 import { loadProfiles } from '../reconcile/registry-profile.js';
 import type { PaymentSource } from '../payments/payment-store.js';
 import { AwaitingPayments } from '../payments/awaiting-payments.js';
+import { PaymentFlags } from '../payments/payment-flags.js';
 import { AttemptStore } from '../kaspi-qr/kaspi-qr-attempts.js';
 import { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
 import { KaspiQrEngine } from '../kaspi-qr/kaspi-qr-engine.js';
@@ -279,7 +280,7 @@ export function createKaspiQr(
       client,
       store: new KaspiQrStore(db),
       attempts: new AttemptStore(db),
-      awaiting: new AwaitingPayments(stores.payments),
+      awaiting: new AwaitingPayments(stores.payments, new PaymentFlags(db)),
       payments,
     },
     {
@@ -465,7 +466,7 @@ export function createApps(config: Config, db: Db, stores: Stores, services: Ser
     adminRouters.push(kaspiQrRoutes({ service, remote: services.qrRemote }));
     if (services.qrRemote) adminRouters.push(remoteInvoiceRoutes({ service, remote: services.qrRemote }));
     // The payer's page: no auth, the path's token is a random 128-bit id.
-    publicRouters.push(payPageRoutes({ service }));
+    publicRouters.push(payPageRoutes({ service, remote: services.qrRemote }));
   }
   const qrReturns = services.qrReturns;
   if (qrReturns) {
@@ -534,7 +535,7 @@ export async function buildGateway(config: Config, overrides: Overrides = {}): P
   const metrics = new Metrics(db, { stuckAfterMs: config.RETRY_STUCK_AFTER_MS });
   const qr = services.kaspiQr;
   if (qr) {
-    const m = kaspiQrMetrics(metrics.registry, qr.service, qr.engine);
+    const m = kaspiQrMetrics(metrics.registry, qr.service, qr.engine, services.qrRemote);
     qr.observeCalls(m.onCall);
     metrics.addDatabaseGauges(async (now) => {
       metrics.setOldestPending('kaspi_qr', (await m.refresh(now)).oldestOpenSeconds);
