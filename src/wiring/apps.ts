@@ -51,6 +51,14 @@ function adminRouters(config: Config, db: Db, stores: Stores, services: Services
       accounts:
         services.billing.kind === 'sql' ? { store: stores.accounts, admin: services.accountAdmin } : null,
       evidenceFor: (txnId) => requestLogEvidence(db, txnId),
+      reconcile: { service: services.reconcile, maxFileBytes: config.RECONCILE_MAX_FILE_BYTES },
+      kaspiQr: services.kaspiQr
+        ? {
+            service: services.kaspiQr.service,
+            remote: services.qrRemote,
+            sessions: services.qrReturns?.sessions ?? null,
+          }
+        : null,
     }),
   ];
   if (services.kaspiQr) {
@@ -68,7 +76,7 @@ function publicRouters(config: Config, stores: Stores, services: Services): Rout
   const routers: Router[] = [];
   if (services.kaspiQr) {
     // The payer's page: no auth, the path's token is a random 128-bit id.
-    routers.push(payPageRoutes({ service: services.kaspiQr.service }));
+    routers.push(payPageRoutes({ service: services.kaspiQr.service, remote: services.qrRemote }));
   }
   if (services.qrReturns) {
     routers.push(

@@ -9,6 +9,7 @@ import { KaspiQrService } from '../kaspi-qr/kaspi-qr-service.js';
 import { KaspiQrStore } from '../kaspi-qr/kaspi-qr-store.js';
 import { registerSecrets } from '../log/logger.js';
 import { AwaitingPayments } from '../payments/awaiting-payments.js';
+import { PaymentFlags } from '../payments/payment-flags.js';
 import type { PaymentService } from '../payments/payment-service.js';
 import { KaspiQrRefundStore, ReturnLock } from '../refunds/kaspi-qr-refund-store.js';
 import { ReturnSessions, ReturnSessionStore } from '../refunds/kaspi-qr-return-sessions.js';
@@ -65,7 +66,7 @@ export function createKaspiQr(
       client,
       store: new KaspiQrStore(db),
       attempts: new AttemptStore(db),
-      awaiting: new AwaitingPayments(stores.payments),
+      awaiting: new AwaitingPayments(stores.payments, new PaymentFlags(db)),
       payments,
     },
     {

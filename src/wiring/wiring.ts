@@ -73,7 +73,7 @@ function createMetrics(config: Config, db: Db, services: Services): Metrics {
   const metrics = new Metrics(db, { stuckAfterMs: config.RETRY_STUCK_AFTER_MS });
   const qr = services.kaspiQr;
   if (qr) {
-    const m = kaspiQrMetrics(metrics.registry, qr.service, qr.engine);
+    const m = kaspiQrMetrics(metrics.registry, qr.service, qr.engine, services.qrRemote);
     qr.observeCalls(m.onCall);
     metrics.addDatabaseGauges(async (now) => {
       metrics.setOldestPending('kaspi_qr', (await m.refresh(now)).oldestOpenSeconds);
