@@ -16,6 +16,7 @@ import * as m20261202110000 from './20261202110000_kaspi_qr_attempts.js';
 import * as m20261202120000 from './20261202120000_kaspi_qr_returns.js';
 import * as m20261202120100 from './20261202120100_kaspi_qr_remote.js';
 import * as m20261202130000 from './20261202130000_reconcile.js';
+import * as m20261203110000 from './20261203110000_kaspi_qr_paid_check.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -44,4 +45,5 @@ export const migrations: Record<string, Migration> = {
   '20261202120000_kaspi_qr_returns': m20261202120000,
   '20261202120100_kaspi_qr_remote': m20261202120100,
   '20261202130000_reconcile': m20261202130000,
+  '20261203110000_kaspi_qr_paid_check': m20261203110000,
 };

@@ -49,6 +49,8 @@ export class KaspiQrEngine {
   async run(ctx: EngineRunContext = {}, now = new Date()): Promise<{ polled: number }> {
     if (await this.paused(now)) return { polled: 0 };
     await this.sweepAttempts(now);
+    // Post-payment checks left by a dead process or a failed read (each made at once otherwise).
+    await this.service.paidCheck.runDue(now);
     const due = await this.store.due(now, BATCH);
     let polled = 0;
     for (let i = 0; i < due.length; i += PARALLEL) {
@@ -112,6 +114,8 @@ export class KaspiQrEngine {
         });
     }
     const patch = { ...d.patch };
+    // Paid on r2/r3: payment/details once, due from this very write (a death before it leaves it due).
+    if (d.credit && this.service.paidCheck.applies) patch.detailsDueAt = new Date();
     if (d.credit) {
       // The one exactly-once path; a throw (database down) leaves the purchase to be polled again.
       const out = await payments.creditStored(p.paymentId, ['awaiting_payment']);
@@ -127,10 +131,19 @@ export class KaspiQrEngine {
       }
     }
     if (d.decline) await awaiting.decline(p.paymentId, d.decline);
-    if (!(await this.store.save(p.paymentId, claim, patch)))
+    if (!(await this.store.save(p.paymentId, claim, patch))) {
       log.debug('kaspi qr: poll outcome not saved: the purchase was taken up by another runner', {
         paymentId: p.paymentId,
       });
+      return;
+    }
+    if (patch.detailsDueAt)
+      // Still due if this fails: the engine's tick makes it.
+      await this.service.paidCheck
+        .checkOne(p.paymentId)
+        .catch((e: unknown) =>
+          log.warn('kaspi qr: post-payment check left to the next tick', { paymentId: p.paymentId, err: e }),
+        );
   }
 
   /**

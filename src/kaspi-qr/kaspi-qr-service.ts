@@ -23,6 +23,7 @@ import {
 import type { KaspiQrClient } from './kaspi-qr-client.js';
 import { KaspiQrApiError, KaspiQrTransportError, KaspiQrUnavailableError } from './kaspi-qr-errors.js';
 import { pollIntervalS } from './kaspi-qr-status.js';
+import { PaidCheck } from './paid-check.js';
 import type { KaspiQrStore, PurchaseFilter, PurchaseWithPayment } from './kaspi-qr-store.js';
 import type { CertInfo } from './kaspi-qr-tls.js';
 import { WireError } from './kaspi-qr-wire.js';
@@ -89,6 +90,8 @@ export class CreateOutcomeUnknownError extends AppError {
 export class KaspiQrService {
   private tlsState: KaspiQrHealth = 'not_checked';
   private tlsReason: string | null = null;
+  /** The post-payment check (payment/details once on paid, r2/r3): the engine and remote invoices share it. */
+  readonly paidCheck: PaidCheck = new PaidCheck(this);
 
   constructor(
     readonly deps: KaspiQrDeps,

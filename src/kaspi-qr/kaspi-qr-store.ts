@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { transactionWithRetry } from '../db/commit-retry.js';
 import { dbTime, fromDbTime, isUniqueViolation, type Db } from '../db/db.js';
 
 /**
@@ -48,6 +49,10 @@ export interface Purchase {
   comment: string | null;
   lastError: string | null;
   flag: string | null;
+  /** Paid on r2/r3: the post-payment check (payment/details once) is due at this time; null when done or not needed. */
+  detailsDueAt: Date | null;
+  /** What payment/details said of the paid purchase (tiyn), once read. */
+  kaspiTotalAmount: number | null;
   updatedAt: Date;
 }
 
@@ -66,6 +71,7 @@ export type PurchasePatch = Partial<
     | 'expiredAt'
     | 'lastError'
     | 'flag'
+    | 'detailsDueAt'
   >
 >;
 
@@ -81,6 +87,7 @@ const COLUMN: Record<keyof PurchasePatch, string> = {
   expiredAt: 'expired_at',
   lastError: 'last_error',
   flag: 'flag',
+  detailsDueAt: 'details_due_at',
 };
 
 type Row = Record<string, unknown>;
@@ -117,6 +124,8 @@ function toPurchase(r: Row): Purchase {
     comment: s(r.comment),
     lastError: s(r.last_error),
     flag: s(r.flag),
+    detailsDueAt: d(r.details_due_at),
+    kaspiTotalAmount: r.kaspi_total_amount == null ? null : Number(r.kaspi_total_amount),
     updatedAt: d(r.updated_at) as Date,
   };
 }
@@ -134,6 +143,8 @@ export type NewPurchase = Omit<
   | 'polls'
   | 'lastError'
   | 'flag'
+  | 'detailsDueAt'
+  | 'kaspiTotalAmount'
   | 'updatedAt'
 >;
 
@@ -327,14 +338,18 @@ export class KaspiQrStore {
       : null;
   }
 
-  /** Stores a registered device as the active one (register is idempotent at Kaspi: same token again is one row). */
+  /**
+   * Stores a registered device as the active one (register is idempotent at Kaspi: same token again
+   * is one row). Under the COMMIT retry as every write path: a deadlock or a Galera certification
+   * failure runs the whole transaction again, and the run again finds the token stored or not.
+   */
   async saveDevice(
     baseUrl: string,
     deviceId: string,
     tradePointId: string,
     deviceToken: string,
   ): Promise<void> {
-    await this.db.knex.transaction(async (trx) => {
+    await transactionWithRetry(this.db, 'kaspi qr device', async (trx) => {
       const same = (await trx('kaspi_qr_devices')
         .where({ base_url: baseUrl, active: true, device_token: deviceToken })
         .first()) as Row | undefined;

@@ -3,6 +3,7 @@ import { formatTenge } from '../shared/money.js';
 import type { KaspiQrService } from './kaspi-qr-service.js';
 import type { PurchaseWithPayment, QrState } from './kaspi-qr-store.js';
 import { displayDeadline, qrSvg } from './kaspi-qr-view.js';
+import type { RemoteInvoices } from './remote-invoice.js';
 
 /**
  * The payer's page on the public listener (shared/spec/kaspi-qr.md "Public listener"):
@@ -12,6 +13,11 @@ import { displayDeadline, qrSvg } from './kaspi-qr-view.js';
  * expired); the body's data-state picks the one shown, so the script only changes that attribute
  * and the countdown: the state flips without a reload. Without JavaScript a refresh every polling
  * interval (meta refresh in <noscript>) shows the current state.
+ *
+ * A remote invoice (r3) is never asked of Kaspi on a timer (the guide forbids it): its page reads
+ * only our stored state by itself, has no meta refresh, and offers a "check payment" button
+ * (POST /pay/:token/check, a form, so it works without JavaScript too) that is the payer's event:
+ * RemoteInvoices.refresh, at most one Kaspi call per invoice per 30 s whoever asks.
  */
 
 const CSP = [
@@ -21,7 +27,7 @@ const CSP = [
   "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
-  "form-action 'none'",
+  "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
 
@@ -43,6 +49,8 @@ const TEXT: Record<Lang, Record<string, string>> = {
     left: 'Осталось',
     methods: 'Способы оплаты',
     notFound: 'Страница оплаты не найдена',
+    remote: 'Счёт отправлен в приложение Kaspi.kz: оплатите его там, затем нажмите «Проверить оплату»',
+    check: 'Проверить оплату',
   },
   en: {
     title: 'Pay with Kaspi',
@@ -59,6 +67,8 @@ const TEXT: Record<Lang, Record<string, string>> = {
     left: 'Time left',
     methods: 'Payment methods',
     notFound: 'Payment page not found',
+    remote: 'The invoice was sent to the Kaspi.kz app: pay it there, then press "Check payment"',
+    check: 'Check payment',
   },
 };
 
@@ -91,9 +101,12 @@ function pageState(p: PurchaseWithPayment): QrState {
 
 const OPEN: readonly QrState[] = ['pending', 'scanned', 'unknown'];
 
+/** m:ss, or h:mm:ss for a remote invoice's 24 h. */
 function countdown(deadline: Date, now: Date): string {
   const s = Math.max(0, Math.floor((deadline.getTime() - now.getTime()) / 1000));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (s >= 3600) return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+  return `${Math.floor(s / 60)}:${two(s % 60)}`;
 }
 
 /** 150050 → "1 500,50 ₸" (ru) / "1,500.50 ₸" (en), from the integer. */
@@ -114,8 +127,10 @@ async function page(
   const deadline = displayDeadline(p);
   const open = OPEN.includes(state);
   const interval = Math.max(1, p.pollIntervalS);
-  const how =
-    p.kind === 'qr' && p.qrToken
+  const remote = p.kind === 'remote';
+  const how = remote
+    ? `<p class="hint">${esc(t.remote as string)}</p><form method="post" action="/pay/${token}/check"><button class="button" id="check" type="submit">${esc(t.check as string)}</button></form>`
+    : p.kind === 'qr' && p.qrToken
       ? `<p class="hint">${esc(t.scan as string)}</p><div class="qr" id="qr" role="img" aria-label="QR">${await qrSvg(p.qrToken)}</div>`
       : p.paymentLink
         ? `<p class="hint">${esc(t.open as string)}</p><p><a class="button" href="${esc(p.paymentLink)}" rel="noopener noreferrer">${esc(t.button as string)}</a></p>`
@@ -130,10 +145,10 @@ async function page(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(t.title as string)}</title>
 <link rel="stylesheet" href="/pay/assets/pay.css">
-${open ? `<noscript><meta http-equiv="refresh" content="${interval}"></noscript>` : ''}
+${open && !remote ? `<noscript><meta http-equiv="refresh" content="${interval}"></noscript>` : ''}
 <script src="/pay/assets/pay.js" defer></script>
 </head>
-<body data-state="${state}" data-status-url="/pay/${token}/status" data-interval="${interval}">
+<body data-state="${state}" data-status-url="/pay/${token}/status" data-interval="${interval}"${remote ? ` data-check-url="/pay/${token}/check"` : ''}>
 <main>
 <h1>${esc(service.settings.merchantName)}</h1>
 <p class="amount">${esc(t.amount as string)}: <strong id="amount">${esc(money(p.amount, lang))}</strong></p>
@@ -160,7 +175,7 @@ main{max-width:26rem;margin:2rem auto;background:#fff;padding:1.5rem;border-radi
 h1{font-size:1.3rem;margin:.2rem 0 1rem}
 .amount{font-size:1.2rem}
 .qr svg{width:18rem;height:18rem;max-width:100%}
-.button{display:inline-block;background:#f14635;color:#fff;padding:.8rem 1.4rem;border-radius:.5rem;text-decoration:none;font-weight:600}
+.button{display:inline-block;border:0;font-size:1rem;cursor:pointer;background:#f14635;color:#fff;padding:.8rem 1.4rem;border-radius:.5rem;text-decoration:none;font-weight:600}
 .screen{display:none}
 .final{font-size:1.3rem;font-weight:600}
 .ok{color:#167c2e}.bad{color:#b3261e}
@@ -170,12 +185,16 @@ body[data-state="paid"] .paid,body[data-state="failed"] .failed,body[data-state=
 body[data-state="cancelled"] .cancelled{display:block}
 body[data-state="scanned"] .pending,body[data-state="unknown"] .pending{display:block}
 body[data-state="scanned"] .qr,body[data-state="scanned"] .hint{display:none}
+.button[disabled]{opacity:.6}
 `;
 
-// Plain script, no inline code: the state every polling interval, the countdown every second.
+// Plain script, no inline code: the stored state every polling interval (never a Kaspi call), the
+// countdown every second; a remote invoice's button asks for a check without leaving the page.
 const JS = `(function () {
   var body = document.body;
   var url = body.getAttribute('data-status-url');
+  var checkUrl = body.getAttribute('data-check-url');
+  var check = document.getElementById('check');
   var interval = Math.max(1, Number(body.getAttribute('data-interval')) || 5) * 1000;
   var cd = document.getElementById('countdown');
   var finals = ['paid', 'failed', 'expired', 'cancelled'];
@@ -183,7 +202,10 @@ const JS = `(function () {
     if (!cd) return;
     var ms = Math.max(0, new Date(cd.getAttribute('data-deadline')).getTime() - Date.now());
     var s = Math.floor(ms / 1000);
-    cd.textContent = Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+    var two = function (n) { return String(n).padStart(2, '0'); };
+    cd.textContent = s >= 3600
+      ? Math.floor(s / 3600) + ':' + two(Math.floor(s / 60) % 60) + ':' + two(s % 60)
+      : Math.floor(s / 60) + ':' + two(s % 60);
   }
   function show(state, deadline) {
     body.setAttribute('data-state', state);
@@ -199,13 +221,24 @@ const JS = `(function () {
       .catch(function () {})
       .then(function () { setTimeout(poll, interval); });
   }
+  if (check && checkUrl) {
+    check.addEventListener('click', function (ev) {
+      ev.preventDefault();
+      check.disabled = true;
+      fetch(checkUrl, { method: 'POST', cache: 'no-store', headers: { Accept: 'application/json' } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) { if (s && s.state) show(s.state, s.deadline); })
+        .catch(function () {})
+        .then(function () { check.disabled = false; });
+    });
+  }
   setInterval(left, 1000);
   setTimeout(poll, interval);
 })();
 `;
 
-export function payPageRoutes(deps: { service: KaspiQrService }): Router {
-  const { service } = deps;
+export function payPageRoutes(deps: { service: KaspiQrService; remote?: RemoteInvoices | null }): Router {
+  const { service, remote } = deps;
   const router = Router();
   const notFound = (req: Request, res: Response) => {
     headers(res);
@@ -231,6 +264,17 @@ export function payPageRoutes(deps: { service: KaspiQrService }): Router {
     headers(res);
     if (!p) return void res.status(404).json({ error: 'not_found' });
     res.json({ state: pageState(p), deadline: displayDeadline(p).toISOString() });
+  });
+  // The payer's "check payment" of a remote invoice: an event, under the 30 s limit of every refresh.
+  router.post('/pay/:token/check', async (req: Request, res: Response) => {
+    const token = String(req.params.token);
+    let p = await service.byPayToken(token);
+    headers(res);
+    if (!p) return void res.status(404).json({ error: 'not_found' });
+    if (p.kind === 'remote' && remote) p = await remote.refresh(p.paymentId);
+    if (req.accepts(['html', 'json']) === 'json')
+      return void res.json({ state: pageState(p), deadline: displayDeadline(p).toISOString() });
+    res.redirect(303, `/pay/${token}`);
   });
   router.get('/pay/:token', async (req: Request, res: Response) => {
     const token = String(req.params.token);

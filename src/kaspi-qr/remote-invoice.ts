@@ -10,7 +10,6 @@ import { stateOf } from './kaspi-qr-status.js';
 import type { PurchasePatch, PurchaseWithPayment } from './kaspi-qr-store.js';
 import { readId, WireError } from './kaspi-qr-wire.js';
 import type { RemoteInvoice, RemoteInvoiceStore } from './remote-invoice-store.js';
-import { paymentDetails } from './returns-calls.js';
 
 const log = getLogger('kaspi-qr-remote');
 
@@ -65,9 +64,12 @@ export class RemoteOutcomeUnknownError extends AppError {
  * event (`refresh`: the API's `?refresh=true`, the pay page's button, the console), at most once per
  * invoice per 30 s across processes, plus one check at 24 h + 5 min (`expire`, the
  * kaspi-qr-remote-expiry job), then remote/cancel and a last read. Paid: credited once through
- * creditStored, then payment/details once (a TotalAmount other than asked flags it for a person).
+ * creditStored, then the post-payment check (paid-check.ts: payment/details once).
  */
 export class RemoteInvoices {
+  /** Refreshes in this process: `asked` made a status call, `stored` answered inside the 30 s window. */
+  readonly stats = { asked: 0, stored: 0 };
+
   constructor(
     private readonly service: KaspiQrService,
     private readonly invoices: RemoteInvoiceStore,
@@ -244,7 +246,11 @@ export class RemoteInvoices {
   async refresh(paymentId: string, now = new Date()): Promise<PurchaseWithPayment> {
     const p = await this.service.get(paymentId);
     if (p.kind !== 'remote' || FINAL.includes(p.state)) return p;
-    if (!(await this.invoices.takeRefresh(paymentId, now, REFRESH_WINDOW_MS))) return p;
+    if (!(await this.invoices.takeRefresh(paymentId, now, REFRESH_WINDOW_MS))) {
+      this.stats.stored += 1;
+      return p;
+    }
+    this.stats.asked += 1;
     await this.readAndApply(p);
     return this.service.get(paymentId);
   }
@@ -397,8 +403,8 @@ export class RemoteInvoices {
         });
       }
       patch.state = 'paid';
-      const mismatch = await this.checkTotal(p);
-      if (mismatch) patch.flag = mismatch;
+      // The post-payment check, due from this write; made just after it.
+      patch.detailsDueAt = new Date();
     } else if (mapped === 'failed' || mapped === 'cancelled') {
       await awaiting.decline(p.paymentId, mapped === 'failed' ? 'Kaspi QR: Error' : 'Kaspi QR: cancelled');
       patch.state = mapped;
@@ -406,26 +412,13 @@ export class RemoteInvoices {
       patch.state = 'scanned';
     if (patch.kaspiStatus === undefined) delete patch.kaspiStatus;
     await this.store.save(p.paymentId, null, patch);
-  }
-
-  /** Post-payment check: payment/details once; another TotalAmount than asked is for a person. */
-  private async checkTotal(p: PurchaseWithPayment): Promise<string | null> {
-    try {
-      const d = await paymentDetails(this.client, {
-        qrPaymentId: p.qrPaymentId,
-        deviceToken: await this.service.deviceToken(),
-      });
-      if (d.totalAmount === p.amount) return null;
-      log.error('kaspi qr: paid with another amount than asked: a person must look', {
-        paymentId: p.paymentId,
-        asked: p.amount,
-        totalAmount: d.totalAmount,
-      });
-      return 'amount_mismatch';
-    } catch (e) {
-      log.warn('kaspi qr: payment/details after payment not read', { paymentId: p.paymentId, err: e });
-      return null;
-    }
+    if (patch.detailsDueAt)
+      // Still due if this fails: the engine's tick makes it.
+      await this.service.paidCheck
+        .checkOne(p.paymentId)
+        .catch((e: unknown) =>
+          log.warn('kaspi qr: post-payment check left to the next tick', { paymentId: p.paymentId, err: e }),
+        );
   }
 
   /** Invoices whose remote/create outcome is unknown: for a person. */

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
 import { toTiyn, type Tiyn } from '../shared/money.js';
+import { PaymentFlags } from './payment-flags.js';
 import type { Payment, PaymentStore } from './payment-store.js';
 
 /** A JetPay deposit: a payment (source 'jetpay', txn_id = our payment_id) and what only JetPay has. */
@@ -109,20 +110,6 @@ export class DepositStore {
    * two concurrent flags both land.
    */
   async addFlag(id: string, flag: DepositFlag): Promise<boolean> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const r = (await this.db.knex('payments').select('flag').where({ id }).first()) as
-        { flag: string | null } | undefined;
-      if (!r) return false;
-      const old = r.flag;
-      const reasons = old ? old.split(',') : [];
-      if (reasons.includes(flag)) return false;
-      const q = this.db.knex('payments').where({ id });
-      const n = await (old === null ? q.whereNull('flag') : q.where({ flag: old })).update({
-        flag: [...reasons, flag].join(',').slice(0, 255),
-        flagged_at: dbTime(),
-      });
-      if (n === 1) return true;
-    }
-    throw new Error(`could not flag payment ${id}: its flag keeps changing`);
+    return new PaymentFlags(this.db).add(id, flag);
   }
 }

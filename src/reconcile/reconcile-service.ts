@@ -13,13 +13,16 @@ import { periodRange, wallAt } from './reconcile-calendar.js';
 export { kaspiIso } from './reconcile-calendar.js';
 import {
   match,
+  NOWHERE,
   sortItems,
+  type OurPayment,
   type Item,
   type ItemClass,
   type MatchInput,
   type MatchResult,
 } from './reconcile-matcher.js';
 import { itemView, runView, type ReportContext } from './reconcile-report.js';
+import { HeldRecords } from './reconcile-held.js';
 import { ReconcileStore, type RegistryFile, type Run, type StoredItem } from './reconcile-store.js';
 import { RegistryFileError } from './registry-errors.js';
 import { findHeader, toCanonicalRows, type Profile, type RegistryRow } from './registry-profile.js';
@@ -54,7 +57,7 @@ export interface ImportOptions {
   replaces?: string | null;
   rerun?: boolean;
   dryRun?: boolean;
-  origin: 'cli' | 'api';
+  origin: 'cli' | 'api' | 'console';
   actor: Actor;
   operator?: string | null;
 }
@@ -82,6 +85,11 @@ const CLASS_ACTIONS: Partial<Record<ItemClass, ResolveAction[]>> = {
   REFUSED_OURS: ['credit'],
   TXN_ID_PRECISION: ['link'],
 };
+
+/** What an item of this class may be resolved with (the console's form offers these). */
+export function allowedActions(cls: ItemClass): ResolveAction[] {
+  return [...(CLASS_ACTIONS[cls] ?? []), 'accept', 'ignore'];
+}
 
 export interface ResolveInput {
   action: string;
@@ -130,8 +138,10 @@ export function summarizeEvidence(entries: EvidenceEntry[], purged: boolean): st
  */
 export class ReconcileService {
   readonly store: ReconcileStore;
+  private readonly held: HeldRecords;
   constructor(private readonly deps: ReconcileDeps) {
     this.store = deps.store;
+    this.held = new HeldRecords(deps.db);
   }
 
   profile(name?: string | null): Profile {
@@ -185,7 +195,7 @@ export class ReconcileService {
     try {
       const header = findHeader(grid, profile, o.sheet ?? undefined);
       sheet = grid.format === 'xlsx' ? header.sheet.name : null;
-      rows = toCanonicalRows(header, profile, s.offset);
+      rows = toCanonicalRows(header, profile, s.offset, { release: true });
       if (rows.length > s.maxRows)
         throw new RegistryFileError(
           'registry_too_many_rows',
@@ -297,16 +307,15 @@ export class ReconcileService {
     receivedAt: Date,
   ): Promise<MatchResult> {
     const s = this.deps.settings;
+    const held = this.held;
     const data = rows.filter((r) => (r.kind === 'payment' || r.kind === 'refund') && r.txnId);
     const exact = data.filter((r) => !r.txnIdPrecision).map((r) => r.txnId as string);
-    const store = this.store;
-    const paymentsByTxn = await store.paymentsByTxn(s.sources, exact);
-    const refundsByTxn = await store.refundsByTxn(
+    const refundsByTxn = await held.refundsByTxn(
       data.filter((r) => r.kind === 'refund' && !r.txnIdPrecision).map((r) => r.txnId as string),
       s.offset,
     );
     const precision = data.filter((r) => r.txnIdPrecision).map((r) => (r.txnId as string).slice(0, 15));
-    const precisionCandidates = precision.length ? await store.precisionCandidates(s.sources, precision) : [];
+    const precisionCandidates = precision.length ? await held.precisionCandidates(s.sources, precision) : [];
     // The period: given, or the days the rows span (the matcher infers it the same way).
     let p = period;
     if (!p) {
@@ -317,33 +326,39 @@ export class ReconcileService {
         periodPayments: [],
         periodRefunds: [],
         precisionCandidates: [],
-        elsewhere: {
-          paymentTxnIds: new Set(),
-          matchedPaymentIds: new Set(),
-          matchedRefundIds: new Set(),
-          refundSumByTxn: new Map(),
-        },
+        elsewhere: NOWHERE,
         period: null,
         settings: this.matchSettings(profile, receivedAt),
       });
       p = probe.ok && probe.period ? { from: probe.period.from, to: probe.period.to } : null;
     }
-    let periodPayments: MatchInput['periodPayments'] = [];
+    // One object per payment of ours: the period's payments, by txn_id, are also the lookup of the
+    // rows' txn_ids; only the rows' txn_ids outside the period are read on top.
+    const ours = new Map<string, OurPayment>();
+    const periodPayments: OurPayment[] = [];
     let periodRefunds: MatchInput['periodRefunds'] = [];
-    const listed = [...exact];
     if (p) {
       const range = periodRange(p.from, p.to, s.cutoff);
-      periodPayments = await store.paymentsInRange(s.sources, range.start, range.end);
+      for await (const page of held.paymentsInRange(s.sources, range.start, range.end))
+        for (const x of page) {
+          ours.set(x.txnId, x);
+          periodPayments.push(x);
+        }
       const utc = (w: string) => new Date(readTxnDate(w, s.offset)?.utc.replace(' ', 'T') + 'Z');
-      periodRefunds = await store.successRefundsFinished(utc(range.start), utc(range.end), s.offset);
-      // A loop, not push(...): a 200 000-element spread overflows the call stack.
-      for (const x of periodPayments) listed.push(x.txnId);
-      for (const x of periodRefunds) listed.push(x.txnId);
+      periodRefunds = await held.successRefundsFinished(utc(range.start), utc(range.end), s.offset);
     }
-    const elsewhere = await store.elsewhere(fileId, listed);
+    await held.paymentsByTxn(
+      s.sources,
+      exact.filter((t) => !ours.has(t)),
+      ours,
+    );
+    const listed = new Set(exact);
+    for (const x of periodPayments) listed.add(x.txnId);
+    for (const x of periodRefunds) listed.add(x.txnId);
+    const elsewhere = await held.elsewhere(fileId, listed);
     return match({
       rows,
-      paymentsByTxn,
+      paymentsByTxn: ours,
       refundsByTxn,
       periodPayments,
       periodRefunds,
@@ -563,7 +578,7 @@ export class ReconcileService {
       if (item.action === action) return item;
       throw new ConflictError(`item ${item.id} is ${item.state}`, { state: item.state });
     }
-    const allowed = [...(CLASS_ACTIONS[item.class] ?? []), 'accept', 'ignore'];
+    const allowed = allowedActions(item.class);
     if (!allowed.includes(action))
       throw new ValidationError(`${item.class} takes ${allowed.join(', ')}, not ${action}`, { allowed });
     if ((action === 'accept' || action === 'ignore') && !note)
@@ -639,11 +654,7 @@ export class ReconcileService {
         state: after?.state ?? null,
       });
     }
-    const row = item.rowId
-      ? (await this.store.rowsOfFile((await this.fileOfRun(item.runId)) as string)).find(
-          (r) => r.id === item.rowId,
-        )
-      : null;
+    const row = item.rowId ? (await this.store.rowsById([item.rowId]))[0] : null;
     if (!row || !row.txnId || row.amount === null || !row.dateRaw)
       throw new ConflictError('the item has no registry row to credit');
     const account = input.account?.trim() || row.account;
@@ -693,10 +704,6 @@ export class ReconcileService {
     return (await this.store.getItem(item.id)) as StoredItem;
   }
 
-  private async fileOfRun(runId: string): Promise<string | null> {
-    return (await this.store.getRun(runId))?.fileId ?? null;
-  }
-
   /** TXN_ID_PRECISION: a person confirms which of our payments the damaged id is. */
   private async link(item: StoredItem, input: ResolveInput, note: string | null): Promise<StoredItem> {
     const txn = input.payment?.trim();
@@ -716,11 +723,8 @@ export class ReconcileService {
   async context(runId: string): Promise<ReportContext> {
     const run = await this.store.getRun(runId);
     if (!run) throw new NotFoundError('run');
-    const [file, items, rows] = await Promise.all([
-      this.store.getFile(run.fileId),
-      this.store.items({ runId }),
-      this.store.rowsOfFile(run.fileId),
-    ]);
+    const [file, items] = await Promise.all([this.store.getFile(run.fileId), this.store.items({ runId })]);
+    const rows = await this.store.rowsById(items.map((i) => i.rowId).filter((x): x is string => x !== null));
     return this.contextOf(run, file, items, rows);
   }
 
@@ -731,10 +735,10 @@ export class ReconcileService {
     rows: Array<RegistryRow & { id: string }>,
   ): Promise<ReportContext> {
     const wanted = new Set(items.map((i) => i.rowId).filter((x): x is string => x !== null));
-    const payments = await this.store.paymentsById(
+    const payments = await this.held.paymentsById(
       items.map((i) => i.paymentId).filter((x): x is string => !!x),
     );
-    const refunds = await this.store.refundStatuses(
+    const refunds = await this.held.refundStatuses(
       items.map((i) => i.refundId).filter((x): x is string => !!x),
     );
     return {
@@ -755,9 +759,7 @@ export class ReconcileService {
   /** One item as the API shows it. */
   async viewOf(item: StoredItem) {
     const run = (await this.store.getRun(item.runId)) as Run;
-    const rows = item.rowId
-      ? (await this.store.rowsOfFile(run.fileId)).filter((r) => r.id === item.rowId)
-      : [];
+    const rows = item.rowId ? await this.store.rowsById([item.rowId]) : [];
     return itemView(item, await this.contextOf(run, null, [item], rows));
   }
 
@@ -839,7 +841,7 @@ export class ReconcileService {
     }
     if ((i.class === 'MISSING_KASPI' || i.class === 'PENDING_NOT_LISTED') && i.txnId) {
       const run = await this.store.getRun(i.runId);
-      if (run && (await this.store.listedElsewhere(i.txnId, run.fileId))) return 'listed by a later registry';
+      if (run && (await this.held.listedElsewhere(i.txnId, run.fileId))) return 'listed by a later registry';
     }
     return null;
   }

@@ -1,181 +1,32 @@
 import type { Knex } from 'knex';
-import { dbTime, fromDbTime, type Db } from '../db/db.js';
-import { toTiyn } from '../shared/money.js';
-import type { Item, Match, OurPayment, OurRefund, Elsewhere } from './reconcile-matcher.js';
+import { dbTime, type Db } from '../db/db.js';
+import type { Item, Match } from './reconcile-matcher.js';
+import {
+  chunks,
+  toFile,
+  toItem,
+  toRegistryRow,
+  toRun,
+  type ItemState,
+  type RegistryFile,
+  type Row,
+  type Run,
+  type RunStatus,
+  type StoredItem,
+} from './reconcile-records.js';
 import type { RegistryRow } from './registry-profile.js';
-import type { OurSide } from './reconcile-report.js';
+
+export type { ItemState, RegistryFile, Run, RunStatus, StoredItem } from './reconcile-records.js';
+export { toRegistryRow } from './reconcile-records.js';
 
 /**
  * The registries' tables (db/migrations/20261202130000_reconcile.ts): files byte for byte, their
  * rows, runs, items and the one-to-one matches. Nothing here is ever deleted but the matches of a
- * superseded run (the pairing moves to the run that replaced it). Reads of payments and refunds are
- * read-only lookups in batches of 1 000 txn_ids.
+ * superseded run (the pairing moves to the run that replaced it). What we hold (payments, refunds,
+ * other registries) is read by ./reconcile-held.ts.
  */
 
-export type RunStatus = 'running' | 'clean' | 'discrepancies' | 'resolved' | 'failed';
-export type ItemState = 'open' | 'resolved' | 'ignored' | 'auto_closed' | 'superseded';
-
-export interface RegistryFile {
-  id: string;
-  sha256: string;
-  fileName: string | null;
-  bytes: number;
-  format: string;
-  encoding: string | null;
-  sheet: string | null;
-  supersededByFileId: string | null;
-  createdAt: string;
-}
-
-export interface Run {
-  id: string;
-  fileId: string;
-  kind: string;
-  profile: string;
-  periodFrom: string | null;
-  periodTo: string | null;
-  periodInferred: boolean;
-  cutoff: string;
-  receivedAt: string;
-  startedAt: string;
-  finishedAt: string | null;
-  status: RunStatus;
-  origin: string;
-  operator: string | null;
-  rerunOf: string | null;
-  replaces: string | null;
-  totals: Record<string, unknown> | null;
-  error: Record<string, unknown> | null;
-}
-
-export interface StoredItem {
-  id: string;
-  runId: string;
-  class: Item['class'];
-  severity: Item['severity'];
-  state: ItemState;
-  dueAt: string | null;
-  escalateAt: string | null;
-  overdueLoggedAt: string | null;
-  rowId: string | null;
-  rowNo: number | null;
-  paymentId: string | null;
-  refundId: string | null;
-  txnId: string | null;
-  refundRef: string | null;
-  registryAmount: number | null;
-  ourAmount: number | null;
-  detail: Record<string, unknown>;
-  action: string | null;
-  note: string | null;
-  resolvedBy: string | null;
-  resolvedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-type Row = Record<string, unknown>;
-const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
-const n = (v: unknown) => (v === null || v === undefined ? null : toTiyn(v));
-const json = (v: unknown) =>
-  v === null || v === undefined ? null : (JSON.parse(String(v)) as Record<string, unknown>);
-const iso = (v: unknown) => fromDbTime(v as string | null)?.toISOString() ?? null;
-
-function toRun(r: Row): Run {
-  return {
-    id: String(r.id),
-    fileId: String(r.file_id),
-    kind: String(r.kind),
-    profile: String(r.profile),
-    periodFrom: s(r.period_from),
-    periodTo: s(r.period_to),
-    periodInferred: Boolean(r.period_inferred),
-    cutoff: String(r.cutoff),
-    receivedAt: iso(r.received_at) as string,
-    startedAt: iso(r.started_at) as string,
-    finishedAt: iso(r.finished_at),
-    status: r.status as RunStatus,
-    origin: String(r.origin),
-    operator: s(r.operator),
-    rerunOf: s(r.rerun_of),
-    replaces: s(r.replaces),
-    totals: json(r.totals),
-    error: json(r.error),
-  };
-}
-
-function toItem(r: Row): StoredItem {
-  return {
-    id: String(r.id),
-    runId: String(r.run_id),
-    class: r.class as Item['class'],
-    severity: r.severity as Item['severity'],
-    state: r.state as ItemState,
-    dueAt: iso(r.due_at),
-    escalateAt: iso(r.escalate_at),
-    overdueLoggedAt: iso(r.overdue_logged_at),
-    rowId: s(r.row_id),
-    rowNo: r.row_no == null ? null : Number(r.row_no),
-    paymentId: s(r.payment_id),
-    refundId: s(r.refund_id),
-    txnId: s(r.txn_id),
-    refundRef: s(r.refund_ref),
-    registryAmount: n(r.registry_amount),
-    ourAmount: n(r.our_amount),
-    detail: json(r.detail) ?? {},
-    action: s(r.action),
-    note: s(r.note),
-    resolvedBy: s(r.resolved_by),
-    resolvedAt: iso(r.resolved_at),
-    createdAt: iso(r.created_at) as string,
-    updatedAt: iso(r.updated_at) as string,
-  };
-}
-
-function toFile(r: Row): RegistryFile {
-  return {
-    id: String(r.id),
-    sha256: String(r.sha256),
-    fileName: s(r.file_name),
-    bytes: Number(r.bytes),
-    format: String(r.format),
-    encoding: s(r.encoding),
-    sheet: s(r.sheet),
-    supersededByFileId: s(r.superseded_by_file_id),
-    createdAt: iso(r.created_at) as string,
-  };
-}
-
-export function toRegistryRow(r: Row): RegistryRow & { id: string } {
-  return {
-    id: String(r.id),
-    rowNo: Number(r.row_no),
-    kind: r.kind as RegistryRow['kind'],
-    txnId: s(r.txn_id),
-    txnIdPrecision: Boolean(r.txn_id_precision),
-    refundRef: s(r.refund_ref),
-    amount: n(r.amount),
-    commission: n(r.commission),
-    returnedCommission: n(r.returned_commission),
-    dateRaw: s(r.date_raw),
-    account: s(r.account),
-    prvTxn: s(r.prv_txn),
-    status: s(r.status_raw),
-    statusSuccess: r.status_success == null ? null : Boolean(r.status_success),
-    channel: s(r.channel),
-    raw: (json(r.raw) ?? {}) as Record<string, string>,
-    problem: s(r.problem),
-  };
-}
-
 const BATCH = 500;
-const LOOKUP = 1000;
-
-function chunks<T>(xs: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
-  return out;
-}
 
 export interface NewFile {
   sha256: string;
@@ -360,6 +211,16 @@ export class ReconcileStore {
     return rows.map(toRegistryRow);
   }
 
+  /** Just these rows (an item's row, a report's item rows), never the whole file for a few. */
+  async rowsById(ids: readonly string[]): Promise<Array<RegistryRow & { id: string }>> {
+    const out: Array<RegistryRow & { id: string }> = [];
+    for (const batch of chunks([...new Set(ids)], 1000)) {
+      const rows = (await this.db.knex('registry_rows').whereIn('id', batch).orderBy('row_no')) as Row[];
+      for (const r of rows) out.push(toRegistryRow(r));
+    }
+    return out;
+  }
+
   async hasRows(fileId: string): Promise<boolean> {
     return !!(await this.db.knex('registry_rows').where({ file_id: fileId }).first('id'));
   }
@@ -504,204 +365,4 @@ export class ReconcileStore {
       .first()) as { c: number | string };
     return Number(r.c);
   }
-
-  // ---------------------------------------------------------------- what we hold
-
-  async paymentsByTxn(
-    sources: readonly string[],
-    txnIds: readonly string[],
-  ): Promise<Map<string, OurPayment>> {
-    const out = new Map<string, OurPayment>();
-    for (const batch of chunks([...new Set(txnIds)], LOOKUP)) {
-      const rows = (await this.db
-        .knex('payments')
-        .whereIn('source', sources)
-        .whereIn('txn_id', batch)) as Row[];
-      for (const r of rows) out.set(String(r.txn_id), toOurPayment(r));
-    }
-    return out;
-  }
-
-  async paymentsInRange(sources: readonly string[], start: string, end: string): Promise<OurPayment[]> {
-    const rows = (await this.db
-      .knex('payments')
-      .whereIn('source', sources)
-      .where('txn_date_raw', '>=', start)
-      .where('txn_date_raw', '<', end)) as Row[];
-    return rows.map(toOurPayment);
-  }
-
-  async precisionCandidates(sources: readonly string[], prefixes: readonly string[]): Promise<OurPayment[]> {
-    const out: OurPayment[] = [];
-    for (const p of new Set(prefixes)) {
-      const rows = (await this.db
-        .knex('payments')
-        .whereIn('source', sources)
-        .where('txn_id', 'like', `${p}%`)
-        .limit(50)) as Row[];
-      out.push(...rows.map(toOurPayment));
-    }
-    return out;
-  }
-
-  async refundsByTxn(txnIds: readonly string[], offset: string): Promise<Map<string, OurRefund[]>> {
-    const out = new Map<string, OurRefund[]>();
-    for (const batch of chunks([...new Set(txnIds)], LOOKUP)) {
-      const rows = (await this.db.knex('refunds').whereIn('txn_id', batch).orderBy('id')) as Row[];
-      for (const r of rows) {
-        const f = toOurRefund(r, offset);
-        out.set(f.txnId, [...(out.get(f.txnId) ?? []), f]);
-      }
-    }
-    return out;
-  }
-
-  async successRefundsFinished(startUtc: Date, endUtc: Date, offset: string): Promise<OurRefund[]> {
-    const rows = (await this.db
-      .knex('refunds')
-      .where('status', 'success')
-      .where('finished_at', '>=', dbTime(startUtc))
-      .where('finished_at', '<', dbTime(endUtc))) as Row[];
-    return rows.map((r) => toOurRefund(r, offset));
-  }
-
-  async paymentsById(ids: readonly string[]): Promise<Map<string, OurSide>> {
-    const out = new Map<string, OurSide>();
-    for (const batch of chunks([...new Set(ids)], LOOKUP)) {
-      const rows = (await this.db.knex('payments').whereIn('id', batch)) as Row[];
-      for (const r of rows)
-        out.set(String(r.id), {
-          prvTxn: String(r.id),
-          state: String(r.state),
-          result: r.result == null ? null : Number(r.result),
-          amount: toTiyn(r.amount),
-          txnDate: s(r.txn_date_raw),
-          account: String(r.account),
-        });
-    }
-    return out;
-  }
-
-  async refundStatuses(ids: readonly string[]): Promise<Map<string, { status: string }>> {
-    const out = new Map<string, { status: string }>();
-    for (const batch of chunks([...new Set(ids)], LOOKUP)) {
-      const rows = (await this.db.knex('refunds').whereIn('id', batch).select('id', 'status')) as Row[];
-      for (const r of rows) out.set(String(r.id), { status: String(r.status) });
-    }
-    return out;
-  }
-
-  /** What the other imported, not superseded registry files hold (this file left out). */
-  async elsewhere(fileId: string | null, txnIds: readonly string[]): Promise<Elsewhere> {
-    const paymentTxnIds = new Set<string>();
-    const refundSumByTxn = new Map<string, number>();
-    const matchedPaymentIds = new Set<string>();
-    const matchedRefundIds = new Set<string>();
-    for (const batch of chunks([...new Set(txnIds)], LOOKUP)) {
-      let q = this.db
-        .knex('registry_rows as r')
-        .join('registry_files as f', 'f.id', 'r.file_id')
-        .whereNull('f.superseded_by_file_id')
-        .whereIn('r.txn_id', batch)
-        .whereIn('r.kind', ['payment', 'refund'])
-        .where('r.txn_id_precision', false)
-        .select('r.txn_id', 'r.kind', 'r.amount');
-      if (fileId) q = q.whereNot('r.file_id', fileId);
-      for (const r of (await q) as Row[]) {
-        const t = String(r.txn_id);
-        if (r.kind === 'payment') paymentTxnIds.add(t);
-        else refundSumByTxn.set(t, (refundSumByTxn.get(t) ?? 0) + toTiyn(r.amount));
-      }
-    }
-    // Pairings already made by other files' runs (a refund of ours matches one row in all registries).
-    let m = this.db
-      .knex('reconciliation_matches as m')
-      .join('registry_rows as r', 'r.id', 'm.row_id')
-      .join('registry_files as f', 'f.id', 'r.file_id')
-      .whereNull('f.superseded_by_file_id')
-      .select('m.payment_id', 'm.refund_id');
-    if (fileId) m = m.whereNot('r.file_id', fileId);
-    for (const r of (await m) as Row[]) {
-      if (r.payment_id != null) matchedPaymentIds.add(String(r.payment_id));
-      if (r.refund_id != null) matchedRefundIds.add(String(r.refund_id));
-    }
-    return { paymentTxnIds, refundSumByTxn, matchedPaymentIds, matchedRefundIds };
-  }
-
-  /** A payment txn_id listed by some not superseded registry other than `fileId`'s. */
-  async listedElsewhere(txnId: string, fileId: string): Promise<boolean> {
-    const r = await this.db
-      .knex('registry_rows as r')
-      .join('registry_files as f', 'f.id', 'r.file_id')
-      .whereNull('f.superseded_by_file_id')
-      .where('r.txn_id', txnId)
-      .where('r.kind', 'payment')
-      .whereNot('r.file_id', fileId)
-      .first('r.id');
-    return !!r;
-  }
-
-  async counts(): Promise<{
-    open: Array<{ severity: string; class: string; n: number }>;
-    overdue: number;
-    lastImport: Date | null;
-  }> {
-    const open = (await this.db
-      .knex('reconciliation_items')
-      .where('state', 'open')
-      .groupBy('severity', 'class')
-      .select('severity', 'class')
-      .count({ n: '*' })) as Row[];
-    const overdue = (await this.db
-      .knex('reconciliation_items')
-      .where('state', 'open')
-      .where('severity', 'action')
-      .where('due_at', '<', dbTime())
-      .count({ n: '*' })
-      .first()) as Row;
-    const last = (await this.db
-      .knex('reconciliation_runs')
-      .whereNot('status', 'failed')
-      .max({ t: 'started_at' })
-      .first()) as Row;
-    return {
-      open: open.map((r) => ({ severity: String(r.severity), class: String(r.class), n: Number(r.n) })),
-      overdue: Number(overdue.n),
-      lastImport: fromDbTime(last?.t as string | null),
-    };
-  }
-}
-
-function toOurPayment(r: Row): OurPayment {
-  return {
-    id: String(r.id),
-    txnId: String(r.txn_id),
-    account: String(r.account),
-    amount: toTiyn(r.amount),
-    state: String(r.state),
-    result: r.result == null ? null : Number(r.result),
-    txnDateRaw: s(r.txn_date_raw),
-  };
-}
-
-function toOurRefund(r: Row, offset: string): OurRefund {
-  const finished = fromDbTime(r.finished_at as string | null);
-  let finishedWall: string | null = null;
-  if (finished) {
-    const sign = offset.startsWith('-') ? -1 : 1;
-    const [h, m] = offset.slice(1).split(':').map(Number) as [number, number];
-    const t = new Date(finished.getTime() + sign * (h * 60 + m) * 60_000);
-    finishedWall = t.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  }
-  return {
-    id: String(r.id),
-    txnId: String(r.txn_id),
-    paymentId: String(r.payment_id),
-    refundIdentificator: String(r.refund_identificator),
-    requestIdentificator: s(r.request_identificator),
-    amount: toTiyn(r.amount),
-    status: String(r.status),
-    createdAt: String(r.created_at),
-    finishedWall,
-  };
 }

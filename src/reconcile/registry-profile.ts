@@ -248,6 +248,8 @@ function txnIdOf(c: Cell | undefined) {
   return { ok: false as const, problem: 'a date where a txn_id should be' };
 }
 
+const NO_CELLS: Cell[] = [];
+
 const hasDigit = (c: Cell | undefined) =>
   !!c && (c.t === 'number' || c.t === 'bad' || (c.t === 'text' && /\d/.test(c.v)));
 
@@ -259,9 +261,15 @@ const str = (c: Cell | undefined, max: number) => {
 /**
  * Every data row under the header as a canonical row. Empty rows and rows with no txn_id-like value
  * are skipped, unless they hold a totals marker (a totals row) or an amount (ROW_INVALID: no money
- * row is lost silently).
+ * row is lost silently). With `release` the sheet's rows are emptied as they are read (the grid
+ * cannot be read twice then).
  */
-export function toCanonicalRows(match: HeaderMatch, profile: Profile, offset: string): RegistryRow[] {
+export function toCanonicalRows(
+  match: HeaderMatch,
+  profile: Profile,
+  offset: string,
+  opts: { release?: boolean } = {},
+): RegistryRow[] {
   const col = match.columns;
   const at = (row: Cell[], f: Field) => (col[f] === undefined ? undefined : row[col[f] as number]);
   const refundWords = profile.typeValues.refund.map(normValue);
@@ -272,6 +280,8 @@ export function toCanonicalRows(match: HeaderMatch, profile: Profile, offset: st
   const rows = match.sheet.rows;
   for (let r = match.headerRowIndex + 1; r < rows.length; r++) {
     const row = rows[r] ?? [];
+    // release: the grid row is let go once read, so the cells and the rows are never both whole.
+    if (opts.release) rows[r] = NO_CELLS;
     if (row.every((c) => c.t === 'empty')) continue;
     const raw: Record<string, string> = {};
     row.forEach((c, i) => {

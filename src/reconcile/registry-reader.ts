@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Readable } from 'node:stream';
@@ -16,6 +17,9 @@ export type Cell =
   | { t: 'number'; v: number }
   | { t: 'date'; v: string } // YYYYMMDDhhmmss
   | { t: 'bad'; v: string }; // an error cell (#N/A) or a formula with no cached value
+
+/** One object for every empty cell: a 200 000-row sheet would otherwise hold a million of them. */
+export const EMPTY_CELL: Cell = Object.freeze({ t: 'empty' }) as Cell;
 
 export interface Sheet {
   name: string;
@@ -175,10 +179,10 @@ export function wallClockOf(d: Date): string | null {
 }
 
 function xlsxCell(value: unknown, date1904: boolean): Cell {
-  if (value === null || value === undefined) return { t: 'empty' };
+  if (value === null || value === undefined) return EMPTY_CELL;
   if (typeof value === 'number')
     return Number.isFinite(value) ? { t: 'number', v: value } : { t: 'bad', v: '' };
-  if (typeof value === 'string') return value.trim() === '' ? { t: 'empty' } : { t: 'text', v: value };
+  if (typeof value === 'string') return value.trim() === '' ? EMPTY_CELL : { t: 'text', v: value };
   if (typeof value === 'boolean') return { t: 'text', v: String(value) };
   if (value instanceof Date) {
     // exceljs reads 1904 workbooks as if 1900: the serial is 1 462 days short.
@@ -259,15 +263,23 @@ function stripBom(s: string): string {
   return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 }
 
-function parseRecords(text: string, delimiter: string, toLine?: number): string[][] {
-  return parseCsv(text, {
+function parseRecords<T = string[]>(
+  input: string | Buffer,
+  delimiter: string,
+  toLine?: number,
+  onRecord?: (rec: string[]) => T,
+): T[] {
+  // csv-parse's types tie on_record's result to the record type; the cells it returns are kept as is.
+  const options = {
     delimiter,
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
     bom: true,
     ...(toLine ? { to_line: toLine } : {}),
-  }) as string[][];
+    ...(onRecord ? { on_record: onRecord as unknown as (rec: string[]) => string[] } : {}),
+  };
+  return parseCsv(input, options) as unknown as T[];
 }
 
 /**
@@ -300,22 +312,52 @@ export function detectDelimiter(text: string): string {
   return best;
 }
 
+/** The first lines of a UTF-8 buffer as text (whole lines only): enough to find the delimiter. */
+function headText(bytes: Buffer, max = 64 * 1024): string {
+  if (bytes.length <= max) return bytes.toString('utf8');
+  const cut = bytes.lastIndexOf(0x0a, max);
+  return bytes.subarray(0, cut > 0 ? cut : max).toString('utf8');
+}
+
+/**
+ * What csv-parse reads. UTF-8 (with or without a BOM) goes in as the bytes themselves: csv-parse
+ * works on a Buffer anyway, and a 13 MB registry decoded to a JS string first would be a 26 MB
+ * copy (two bytes a character once one Cyrillic letter is in it) plus csv-parse's re-encoded one.
+ */
+function csvInput(
+  bytes: Buffer,
+  choice: EncodingChoice = 'auto',
+): { input: string | Buffer; head: string; encoding: string } {
+  const utf8Bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  if (choice === 'utf8' || (choice === 'auto' && (utf8Bom || (!utf16 && isUtf8(bytes)))))
+    return {
+      input: bytes,
+      head: stripBom(headText(bytes)),
+      encoding: choice === 'auto' && utf8Bom ? 'utf8-bom' : 'utf8',
+    };
+  const { text, encoding } = decodeText(bytes, choice);
+  return { input: text, head: text.slice(0, 64 * 1024), encoding };
+}
+
+const toCells = (r: string[]): Cell[] => r.map((v) => (v.trim() === '' ? EMPTY_CELL : { t: 'text', v }));
+
 function readCsv(bytes: Buffer, opts: ReadOptions): Grid {
-  const { text, encoding } = decodeText(bytes, opts.encoding);
+  const { input, head, encoding } = csvInput(bytes, opts.encoding);
   const delimiter =
     !opts.delimiter || opts.delimiter === 'auto'
-      ? detectDelimiter(text)
+      ? detectDelimiter(head)
       : opts.delimiter === 'tab'
         ? '\t'
         : opts.delimiter;
-  let recs: string[][];
+  let rows: Cell[][];
   try {
-    recs = parseRecords(text, delimiter);
+    // Each record becomes cells as it is parsed: the string arrays are never all held at once.
+    rows = parseRecords(input, delimiter, undefined, toCells);
   } catch (e) {
     throw new RegistryFileError('registry_unreadable', 'the CSV cannot be parsed', 422, {
       reason: e instanceof Error ? e.message : String(e),
     });
   }
-  const rows = recs.map((r) => r.map((v): Cell => (v.trim() === '' ? { t: 'empty' } : { t: 'text', v })));
   return { format: 'csv', encoding, delimiter, sheets: [{ name: 'csv', rows }] };
 }

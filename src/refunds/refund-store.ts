@@ -51,6 +51,8 @@ export const PENDING_STATUSES: readonly RefundStatus[] = [
   'manual',
   'in_progress_error',
 ];
+/** Statuses an answer from Kaspi may move a refund out of. `fatal` too: a person may ask to look again. */
+export const MOVABLE_STATUSES: readonly RefundStatus[] = [...PENDING_STATUSES, 'fatal'];
 export const FINAL_STATUSES: readonly RefundStatus[] = ['success', 'declined', 'failed'];
 /** Refunds that no longer hold any of the payment's amount. */
 export const RELEASED_STATUSES: readonly RefundStatus[] = ['declined', 'failed'];

@@ -1,6 +1,7 @@
 import { commitConflict, withCommitRetry } from '../../src/db/commit-retry.js';
 import type { Db } from '../../src/db/db.js';
 import { AwaitingPayments } from '../../src/payments/awaiting-payments.js';
+import { PaymentFlags } from '../../src/payments/payment-flags.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from '../support/databases.js';
 import { FakeRefundApi } from '../support/fake-refund-api.js';
 import { ForcedConflict } from '../support/forced-conflict.js';
@@ -155,7 +156,7 @@ onMysql('[mysql] a deadlock forced in every write path', () => {
 
   it('when a credit of a stored payment (creditStored, the retry job) meets a deadlock, then it runs again and credits once', async () => {
     const acc = await account(`CR-STORED-${process.pid}`);
-    const awaiting = new AwaitingPayments(t.gateway.stores.payments);
+    const awaiting = new AwaitingPayments(t.gateway.stores.payments, new PaymentFlags(t.gateway.db));
     const ids: string[] = [];
     for (const txn of ['900000000000000701', '900000000000000702']) {
       ids.push(

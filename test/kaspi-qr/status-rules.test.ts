@@ -37,6 +37,8 @@ function purchase(p: Partial<Purchase> = {}): Purchase {
     comment: null,
     lastError: null,
     flag: null,
+    detailsDueAt: null,
+    kaspiTotalAmount: null,
     updatedAt: T0,
     ...p,
   };

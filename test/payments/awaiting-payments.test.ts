@@ -1,5 +1,6 @@
 import { isUniqueViolation } from '../../src/db/db.js';
 import { AwaitingPayments } from '../../src/payments/awaiting-payments.js';
+import { PaymentFlags } from '../../src/payments/payment-flags.js';
 import { dbKinds } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { balanceOf, creditsFor, paymentsFor } from '../support/ledger.js';
@@ -10,7 +11,7 @@ describe.each(dbKinds)('[%s] a payment recorded before the money moves (awaiting
   beforeAll(async () => {
     t = await startTestGateway(kind);
     await t.gateway.stores.accounts.addAccount({ account: 'AW-1', name: 'Payer', balance: 0 });
-    awaiting = new AwaitingPayments(t.gateway.stores.payments);
+    awaiting = new AwaitingPayments(t.gateway.stores.payments, new PaymentFlags(t.gateway.db));
   });
   afterAll(() => t.close());
 

@@ -1,4 +1,5 @@
 import { AwaitingPayments } from '../../src/payments/awaiting-payments.js';
+import { PaymentFlags } from '../../src/payments/payment-flags.js';
 import type { DbKind, TestDatabase } from './databases.js';
 import { startFakeKaspiQr, type FakeKaspiQr, type Scheme } from './fake-kaspi-qr.js';
 import { installReturns, type FakeReturns } from './fake-kaspi-qr-returns.js';
@@ -86,7 +87,7 @@ export async function paidQrPurchase(
       seq * 97n +
       BigInt(Math.floor(Math.random() * 90)),
   );
-  const awaiting = new AwaitingPayments(g.stores.payments);
+  const awaiting = new AwaitingPayments(g.stores.payments, new PaymentFlags(g.db));
   const id = await g.db.knex.transaction((trx) =>
     awaiting.record(trx, { source: 'kaspi_qr', txnId, account, amount: tiyn }),
   );
