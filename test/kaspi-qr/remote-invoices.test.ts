@@ -85,6 +85,38 @@ describe.each(dbKinds)('[%s] Kaspi QR remote invoices, r3', (kind) => {
     expect(statusCalls(qrId)).toBe(0);
   });
 
+  it('when events come between minutes of idling (a fake clock), then Kaspi is asked only on an event, at most once per 30 s, and zero times in between', async () => {
+    const a = await account();
+    const res = await create({ account: a });
+    const id = res.body.id as string;
+    const qrId = res.body.txnId as string;
+    const kaspiQr = s.t.gateway.services.kaspiQr!;
+    const remoteSvc = s.t.gateway.services.qrRemote!;
+    const t0 = Date.now() + 60_000; // after any refresh of the real clock
+    const at = (ms: number) => new Date(t0 + ms);
+    /** A minute of engine ticks (every 2 s) and expiry checks, from `from`, with no event. */
+    const idle = async (from: number) => {
+      for (let ms = from; ms < from + 60_000; ms += 2_000) {
+        await kaspiQr.engine.run({}, at(ms));
+        await remoteSvc.expire(at(ms));
+      }
+    };
+    const seen: number[] = [];
+    await remoteSvc.refresh(id, at(0)); // an event: one call
+    seen.push(statusCalls(qrId));
+    await idle(1_000);
+    seen.push(statusCalls(qrId)); // a minute with no event: none
+    await remoteSvc.refresh(id, at(61_000)); // an event: one call
+    await remoteSvc.refresh(id, at(62_000)); // within 30 s of it: the stored state
+    await remoteSvc.refresh(id, at(80_000));
+    seen.push(statusCalls(qrId));
+    await idle(81_000);
+    seen.push(statusCalls(qrId));
+    await remoteSvc.refresh(id, at(141_000)); // 80 s after the last call: one more
+    seen.push(statusCalls(qrId));
+    expect(seen).toEqual([1, 1, 2, 2, 3]);
+  });
+
   it('when the status is asked on events, then at most one Kaspi call per 30 s, and a payment is credited once', async () => {
     const a = await account();
     const res = await create({ account: a, amount: '200.00' });
