@@ -208,7 +208,13 @@ export class RegistryImporter {
   private async startRun(r: NewRun, rerun: boolean): Promise<{ runId: string } | { duplicate: Run }> {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        return { runId: await this.deps.store.insertRun(r) };
+        const runId = await this.deps.store.insertRun(r);
+        // The other import may have finished just before this claim: then its run is the answer,
+        // and this claim (nothing written under it yet) is withdrawn.
+        const done = rerun ? null : await this.deps.store.finishedRunOfFile(r.fileId, runId);
+        if (!done) return { runId };
+        await this.deps.store.withdrawRun(runId);
+        return { duplicate: done };
       } catch (e) {
         if (!isUniqueViolation(e)) throw e;
         const other = await this.waitForRun(r.fileId);

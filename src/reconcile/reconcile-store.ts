@@ -157,6 +157,23 @@ export class ReconcileStore {
     return r ? toRun(r) : null;
   }
 
+  /** A finished (not failed) run of the file other than `exceptRunId`, the latest. */
+  async finishedRunOfFile(fileId: string, exceptRunId: string): Promise<Run | null> {
+    const r = await this.db
+      .knex('reconciliation_runs')
+      .where({ file_id: fileId })
+      .whereNot('id', exceptRunId)
+      .whereIn('status', ['clean', 'discrepancies', 'resolved'])
+      .orderBy('id', 'desc')
+      .first();
+    return r ? toRun(r) : null;
+  }
+
+  /** A run claimed a moment ago that turned out to be a duplicate: nothing refers to it yet. */
+  async withdrawRun(id: string): Promise<void> {
+    await this.db.knex('reconciliation_runs').where({ id, status: 'running' }).delete();
+  }
+
   async listRuns(
     f: { from?: string; to?: string; status?: string; limit?: number; offset?: number } = {},
   ): Promise<Run[]> {

@@ -101,4 +101,55 @@ describe.each(dbKinds)('[%s] a reconciliation credit racing a late Kaspi pay, ac
       await db.close();
     }
   });
+
+  it('when the same file is imported from both processes at once, then one file, one run, its rows once, and every answer names that run', async () => {
+    const admins = [kaspiSide, adminSide].map((c) => supertest(`http://127.0.0.1:${c.adminPort}`));
+    const files = [0, 1, 2].map((f) =>
+      csvOf([
+        RU_HEADER,
+        ...Array.from({ length: 40 }, (_, j) => [
+          newTxnId(),
+          `${f + 1}0,00`,
+          '23.11.2026 10:00:00',
+          `ACC${f}-${j}`,
+          'Платёж',
+        ]),
+      ]),
+    );
+    const answers = await Promise.all(
+      files.flatMap((bytes, f) =>
+        [0, 1, 0, 1].map((side) =>
+          (admins[side] as supertest.Agent)
+            .post(`/api/reconciliations?from=2026-11-23&to=2026-11-23&filename=same-${f}.csv`)
+            .set({ ...AUTH, 'Content-Type': 'text/csv' })
+            .send(bytes)
+            .then((r) => ({
+              f,
+              status: r.status,
+              id: String(r.body.id),
+              duplicate: r.body.duplicate as boolean,
+            })),
+        ),
+      ),
+    );
+    const db = createDb(database.url);
+    try {
+      for (const f of [0, 1, 2]) {
+        const mine = answers.filter((a) => a.f === f);
+        expect(mine.map((a) => a.status).sort()).toEqual([200, 200, 200, 201]);
+        expect(new Set(mine.map((a) => a.id)).size).toBe(1);
+        expect(mine.filter((a) => !a.duplicate)).toHaveLength(1);
+        const fileRows = await db.knex('registry_files').where({ file_name: `same-${f}.csv` });
+        const runs = await db.knex('reconciliation_runs').where({ id: mine[0]?.id });
+        expect(runs).toHaveLength(1);
+        const fileId = runs[0].file_id;
+        expect(await db.knex('reconciliation_runs').where({ file_id: fileId })).toHaveLength(1);
+        expect(await db.knex('registry_rows').where({ file_id: fileId })).toHaveLength(40);
+        expect(fileRows.length).toBeLessThanOrEqual(1); // the name of whichever process stored it
+      }
+      expect(Number((await db.knex('registry_files').count({ n: '*' }).first())?.n)).toBe(4); // + the first test's
+    } finally {
+      await db.close();
+    }
+  });
 });
