@@ -6,6 +6,7 @@ import type { PaymentSource } from '../payments/payment-store.js';
 import { ReconcileService } from '../reconcile/reconcile-service.js';
 import { ReconcileStore } from '../reconcile/reconcile-store.js';
 import { loadProfiles } from '../reconcile/registry-profile.js';
+import type { RefundService } from '../refunds/refund-service.js';
 import { PENDING_STATUSES, type RefundStore } from '../refunds/refund-store.js';
 import type { Stores } from './stores.js';
 
@@ -16,6 +17,7 @@ export function createReconcileService(
   stores: Pick<Stores, 'payments'>,
   payments: PaymentService,
   refunds: RefundStore,
+  refundService: RefundService | null = null,
 ): ReconcileService {
   return new ReconcileService({
     db,
@@ -23,6 +25,7 @@ export function createReconcileService(
     payments,
     paymentStore: stores.payments,
     profiles: loadProfiles(path.resolve(config.RECONCILE_PROFILES_DIR)),
+    refunds: refundService,
     pollRefundNow: async (refundId) => {
       await refunds.transition(undefined, refundId, PENDING_STATUSES, { nextPollAt: dbTime() });
     },
@@ -41,6 +44,7 @@ export function createReconcileService(
       maxUnzippedBytes: config.RECONCILE_MAX_UNZIPPED_BYTES,
       offset: config.KASPI_TXN_DATE_OFFSET,
       requestLogRetentionDays: config.REQUEST_LOG_RETENTION_DAYS,
+      expectDaily: config.RECONCILE_EXPECT_DAILY,
     },
   });
 }

@@ -119,7 +119,7 @@ export function createServices(config: Config, db: Db, stores: Stores, overrides
     refundTokens,
     accountAdmin: new AccountAdmin(db, stores.accounts),
     users: createUserService(config, db),
-    reconcile: createReconcileService(config, db, stores, payments, stores.refunds),
+    reconcile: createReconcileService(config, db, stores, payments, stores.refunds, refunds),
     kaspiQr,
     qrRemote,
   };
