@@ -3,6 +3,8 @@
  * noisy than req/s at saturation, for comparing two versions of the hot path while optimizing:
  *   npx tsx bench/cost.ts [pay|check] [rate=500] [seconds=10]
  * Uses BENCH_DATABASE_URL (default the local MariaDB, database gw_bench) with 2000 accounts.
+ * BENCH_COST_SERVER=bench/floor-server.ts measures (and, with BENCH_CPU_PROF=1, profiles) the floor
+ * at the same rate instead, for a profile of the gateway beside its floor's.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,7 +30,7 @@ await seedAccounts(db, 2000);
 await db.close();
 const gw = await startChild(
   'gateway',
-  'bench/gateway-server.ts',
+  process.env.BENCH_COST_SERVER ?? 'bench/gateway-server.ts',
   {
     NODE_ENV: 'production',
     DATABASE_URL: url,

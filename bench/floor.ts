@@ -4,7 +4,9 @@
  * gateway is to what this machine allows, as CPU per request of the server process. `npx tsx
  * bench/floor.ts` (BENCH_ROUND_S, BENCH_ROUNDS; BENCH_FLOOR_RATE=n for a fixed rate instead of
  * saturation; BENCH_FLOOR_PAIRED=0 to load one target at a time instead of the floor and the gateway
- * of a command together; BENCH_CPU_PROF=1 leaves the gateway's V8 profile in the log folder).
+ * of a command together; BENCH_CPU_PROF=1 leaves the gateway's V8 profile in the log folder;
+ * BENCH_BASELINE_DIR=<another checkout> adds that checkout's gateway to each command's group, for a
+ * before/after under the same load at the same moment).
  * Last line, medians of the rounds: check_floor_cpu=<gateway check CPU / floor check CPU per request>
  * pay_floor_rps=<gateway pay req/s / floor pay req/s> pay_floor_cpu=<as for check>.
  */
@@ -42,12 +44,18 @@ const prof = process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof
 const bare = await startChild('bare', 'bench/bare-server.ts', {}, workDir);
 const floor = await startChild('floor', 'bench/floor-server.ts', env, workDir);
 const gateway = await startChild('gateway', 'bench/gateway-server.ts', env, workDir, prof);
+const baselineDir = process.env.BENCH_BASELINE_DIR;
+const baseline = baselineDir
+  ? await startChild('baseline', 'bench/gateway-server.ts', env, workDir, { cwd: baselineDir })
+  : undefined;
 const targets: { name: string; c: Child; endpoint: Endpoint }[] = [
   { name: 'bare express', c: bare, endpoint: 'bare' },
   { name: 'floor check', c: floor, endpoint: 'check' },
   { name: 'gateway check', c: gateway, endpoint: 'check' },
+  ...(baseline ? [{ name: 'baseline check', c: baseline, endpoint: 'check' as const }] : []),
   { name: 'floor pay', c: floor, endpoint: 'pay' },
   { name: 'gateway pay', c: gateway, endpoint: 'pay' },
+  ...(baseline ? [{ name: 'baseline pay', c: baseline, endpoint: 'pay' as const }] : []),
 ];
 const nextTxn = txnIds('6');
 
@@ -79,7 +87,7 @@ console.log(
   `${rate ? `fixed rate ${rate}/s` : 'saturation, 16 connections'} per target, ${paired ? 'floor and gateway at once' : 'one target at a time'}, ` +
     `${rounds} rounds × ${roundS} s; load average ${os.loadavg()[0]?.toFixed(1)}; logs in ${workDir}`,
 );
-console.log('round target           req/s  p50 ms  p99 ms  errors  × bare  cpu µs');
+console.log('round target            req/s  p50 ms  p99 ms  errors  × bare  cpu µs');
 const measure = async (t: (typeof targets)[number]) => {
   const c0 = cpuMs(t.c.child.pid) as number;
   const res = rate
@@ -107,7 +115,11 @@ for (let r = 1; r <= rounds; r++) {
   // Paired (the default): the floor and the gateway of one command under load at the same time, so
   // whatever else the shared machine runs weighs on both alike; BENCH_FLOOR_PAIRED=0 runs them in turn.
   const groups = paired
-    ? [[targets[0]], [targets[1], targets[2]], [targets[3], targets[4]]]
+    ? [
+        targets.filter((t) => t.endpoint === 'bare'),
+        targets.filter((t) => t.endpoint === 'check'),
+        targets.filter((t) => t.endpoint === 'pay'),
+      ]
     : targets.map((t) => [t]);
   for (const group of groups) {
     const measured = await Promise.all(group.map((t) => measure(t as (typeof targets)[number])));
@@ -118,13 +130,13 @@ for (let r = 1; r <= rounds; r++) {
       (rpsOf[name] ??= []).push(res.rps);
       if (name === 'bare express') bareRps = res.rps;
       console.log(
-        `${r}     ${name.padEnd(15)} ${res.rps.toFixed(0).padStart(6)} ${res.p50.toFixed(1).padStart(7)} ` +
+        `${r}     ${name.padEnd(16)} ${res.rps.toFixed(0).padStart(6)} ${res.p50.toFixed(1).padStart(7)} ` +
           `${res.p99.toFixed(1).padStart(7)} ${String(res.errors).padStart(7)} ${(res.rps / bareRps).toFixed(2).padStart(7)} ${cpu.toFixed(0).padStart(7)}`,
       );
     });
   }
 }
-for (const c of [bare, floor, gateway]) await c.stop();
+for (const c of [bare, floor, gateway, baseline]) await c?.stop();
 const ratio = (of: Record<string, number[]>, a: string, b: string) =>
   median(of[a] ?? []) / median(of[b] ?? []);
 const perRound = (of: Record<string, number[]>, a: string, b: string) =>
@@ -134,6 +146,12 @@ console.log(
     `pay ${perRound(cpuOf, 'gateway pay', 'floor pay')}; req/s: check ${perRound(rpsOf, 'gateway check', 'floor check')}, ` +
     `pay ${perRound(rpsOf, 'gateway pay', 'floor pay')}`,
 );
+if (baseline)
+  console.log(
+    `gateway / baseline, per round — CPU per request: check ${perRound(cpuOf, 'gateway check', 'baseline check')}, ` +
+      `pay ${perRound(cpuOf, 'gateway pay', 'baseline pay')}; baseline / floor CPU: check ` +
+      `${perRound(cpuOf, 'baseline check', 'floor check')}, pay ${perRound(cpuOf, 'baseline pay', 'floor pay')}`,
+  );
 // check's goal is CPU per request (≤ 1.2× its floor), pay's throughput (≥ 0.95× its floor's)
 console.log(
   `check_floor_cpu=${ratio(cpuOf, 'gateway check', 'floor check').toFixed(2)} ` +

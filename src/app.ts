@@ -7,7 +7,7 @@ import { requestId } from './http/request-id.js';
 import { getLogger } from './log/logger.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { RequestLog } from './http/request-log.js';
-import { kaspiRoutes } from './kaspi/kaspi-routes.js';
+import { kaspiHandler } from './kaspi/kaspi-routes.js';
 import type { PaymentService } from './payments/payment-service.js';
 import type { Router } from 'express';
 
@@ -35,8 +35,9 @@ export function createApp(deps: PublicAppDeps): Express {
   app.set('trust proxy', trustProxySetting(deps.config.TRUST_PROXY));
   app.use(requestId);
   app.use(observeRequests({ log: accessLog, metrics: deps.metrics }));
-  app.use(
-    kaspiRoutes({
+  app.get(
+    deps.config.KASPI_PATH,
+    kaspiHandler({
       path: deps.config.KASPI_PATH,
       allowlist: deps.allowlist,
       payments: deps.payments,

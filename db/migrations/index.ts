@@ -17,6 +17,10 @@ import * as m20261202120000 from './20261202120000_kaspi_qr_returns.js';
 import * as m20261202120100 from './20261202120100_kaspi_qr_remote.js';
 import * as m20261202130000 from './20261202130000_reconcile.js';
 import * as m20261203110000 from './20261203110000_kaspi_qr_paid_check.js';
+import * as m20261203120000 from './20261203120000_reconcile_run_claim.js';
+import * as m20261203120100 from './20261203120100_reconcile_indexes.js';
+import * as m20261203120200 from './20261203120200_refunds_origin.js';
+import * as m20261203120300 from './20261203120300_reconcile_notices.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -46,4 +50,8 @@ export const migrations: Record<string, Migration> = {
   '20261202120100_kaspi_qr_remote': m20261202120100,
   '20261202130000_reconcile': m20261202130000,
   '20261203110000_kaspi_qr_paid_check': m20261203110000,
+  '20261203120000_reconcile_run_claim': m20261203120000,
+  '20261203120100_reconcile_indexes': m20261203120100,
+  '20261203120200_refunds_origin': m20261203120200,
+  '20261203120300_reconcile_notices': m20261203120300,
 };

@@ -43,6 +43,7 @@ export const AUDIT_ACTIONS = [
   'credit.retried',
   'item.resolved',
   'registry.uploaded',
+  'refund.recorded',
   'qr.created',
   'qr.return_started',
   'qr.cancelled',

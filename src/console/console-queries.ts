@@ -38,6 +38,27 @@ export class ConsoleQueries {
     return ledgerOf(this.db, account);
   }
 
+  /** A payment's ledger lines (embedded billing; none with an external one), by its unique key. */
+  async paymentLedger(paymentId: string): Promise<LedgerLine[]> {
+    const rows = (await this.db
+      .knex('account_ledger')
+      .where({ payment_id: paymentId })
+      .orderBy('id')
+      .limit(100)) as Record<string, unknown>[];
+    return rows.map(toLine);
+  }
+
+  /** The ids of a Kaspi QR payment's return sessions, newest first (ReturnSessions reads each). */
+  async returnSessionIds(paymentId: string): Promise<string[]> {
+    const rows = (await this.db
+      .knex('kaspi_qr_return_sessions')
+      .where({ payment_id: paymentId })
+      .orderBy('id', 'desc')
+      .limit(20)
+      .select('id')) as { id: unknown }[];
+    return rows.map((r) => String(r.id));
+  }
+
   /** Payments received in [from, to), by source: how many, and how many credited for how much. */
   async bySource(from: Date, to: Date): Promise<SourceDay[]> {
     const k = this.db.knex;
@@ -108,7 +129,11 @@ export async function ledgerOf(db: Db, account: string, limit = 200): Promise<Le
     .where({ account })
     .orderBy('id', 'desc')
     .limit(limit)) as Record<string, unknown>[];
-  return rows.map((r) => ({
+  return rows.map(toLine);
+}
+
+function toLine(r: Record<string, unknown>): LedgerLine {
+  return {
     id: String(r.id),
     paymentId: String(r.payment_id),
     kind: String(r.kind),
@@ -116,5 +141,5 @@ export async function ledgerOf(db: Db, account: string, limit = 200): Promise<Le
     orderNumber: r.order_number == null ? null : String(r.order_number),
     amount: toTiyn(r.amount),
     createdAt: String(r.created_at),
-  }));
+  };
 }

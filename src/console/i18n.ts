@@ -1,4 +1,5 @@
 import type { Lang } from './format.js';
+import { EN_PAGES, RU_PAGES } from './i18n-pages.js';
 
 /**
  * Every word the console shows, in English and Russian. English names are the ones the tests and
@@ -6,6 +7,7 @@ import type { Lang } from './format.js';
  * Amount, Reason, File refund): keep them. A key missing in one language fails the typecheck.
  */
 const en = {
+  ...EN_PAGES,
   appName: 'Kaspi gateway console',
   skipToContent: 'Skip to content',
   login: 'Login',
@@ -167,6 +169,7 @@ const en = {
 export type MsgKey = keyof typeof en;
 
 const ru: Record<MsgKey, string> = {
+  ...RU_PAGES,
   appName: 'Консоль шлюза Kaspi',
   skipToContent: 'К содержимому',
   login: 'Логин',

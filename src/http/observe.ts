@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../log/logger.js';
-import { elapsedMs } from './request-id.js';
+import { clientIp, elapsedMs } from './request-id.js';
 
 /** Where request counts go (src/metrics/metrics.ts implements it; http knows no more of it). */
 export interface RequestMetrics {
@@ -52,7 +52,7 @@ export function observeRequests(opts: ObserveOptions): RequestHandler {
         result: result || undefined,
         txnId: outcome.txnId ?? undefined,
         ms: Math.round(ms * 10) / 10,
-        ip: req.ip,
+        ip: clientIp(req),
       });
     });
     next();

@@ -6,6 +6,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     id: string;
     startedAt: bigint;
+    /** req.ip, kept by clientIp() once read. */
+    clientIpOnce?: string;
   }
 }
 
@@ -25,4 +27,13 @@ export function requestId(req: Request, res: Response, next: NextFunction): void
 
 export function elapsedMs(req: Request): number {
   return Number(process.hrtime.bigint() - req.startedAt) / 1e6;
+}
+
+/**
+ * req.ip, read once per request: Express's getter walks the proxy chain (proxy-addr) on every read,
+ * and the Kaspi route and the access line both want it.
+ */
+export function clientIp(req: Request): string | undefined {
+  if (req.clientIpOnce === undefined) req.clientIpOnce = req.ip ?? '';
+  return req.clientIpOnce === '' ? undefined : req.clientIpOnce;
 }

@@ -1,5 +1,5 @@
-import { Router, type Request, type Response } from 'express';
-import { elapsedMs } from '../http/request-id.js';
+import type { Request, RequestHandler, Response } from 'express';
+import { clientIp, elapsedMs } from '../http/request-id.js';
 import { toKaspiAnswer } from './kaspi-errors.js';
 import { noteOutcome } from '../http/observe.js';
 import type { IpAllowlist } from '../http/ip-allowlist.js';
@@ -21,16 +21,15 @@ export interface KaspiDeps {
 
 /**
  * GET {KASPI_PATH}: Kaspi's check and pay. Every protocol outcome, errors included, is HTTP 200
- * with an XML body; only a caller outside the allowlist gets a bare 403.
+ * with an XML body; only a caller outside the allowlist gets a bare 403. The public app routes it
+ * directly (`app.get`, not a router of its own: one stack walk less per request on the busiest path).
  */
-export function kaspiRoutes(deps: KaspiDeps): Router {
-  const router = Router();
-
-  router.get(deps.path, async (req: Request, res: Response) => {
+export function kaspiHandler(deps: KaspiDeps): RequestHandler {
+  return async (req: Request, res: Response) => {
     const rawQuery = req.originalUrl.includes('?')
       ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)
       : '';
-    const ip = req.ip; // a getter that walks the proxy chain each time: read once
+    const ip = clientIp(req);
     const entry = {
       channel: 'kaspi' as const,
       requestId: req.id,
@@ -109,7 +108,5 @@ export function kaspiRoutes(deps: KaspiDeps): Router {
       response: body,
       durationMs: elapsedMs(req),
     });
-  });
-
-  return router;
+  };
 }

@@ -188,14 +188,40 @@ export function briefError(e: Error): Record<string, unknown> {
 /** Set by configureLogger: at debug, WARN lines carry whole errors (stack and chain). */
 let debugEnabled = false;
 
+/**
+ * Masks the line's own fields in place (what maskSecrets does to a copy, without the copy and the
+ * copy back: every request writes a line). Errors on lines below ERROR are cut to briefError first.
+ */
 const maskFormat = winston.format((info) => {
-  if (info.level !== 'error' && !debugEnabled) {
-    for (const [k, v] of Object.entries(info))
-      if (isError(v)) (info as Record<string, unknown>)[k] = briefError(v);
+  const fields = info as Record<string, unknown>;
+  const brief = info.level !== 'error' && !debugEnabled;
+  const seen = new WeakSet<object>([fields]);
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    if (typeof v === 'string') fields[k] = SECRET_KEY.test(k) ? MASK : maskText(v);
+    else if (typeof v === 'bigint') fields[k] = SECRET_KEY.test(k) ? MASK : String(v);
+    else if (v !== null && typeof v === 'object')
+      fields[k] = maskSecrets(brief && isError(v) ? briefError(v) : v, seen, 1);
+    else if (v !== undefined && v !== null && SECRET_KEY.test(k)) fields[k] = MASK;
   }
-  const masked = maskSecrets({ ...info }) as Record<string, unknown>;
-  for (const key of Object.keys(masked)) (info as Record<string, unknown>)[key] = masked[key];
   return info;
+});
+
+const MESSAGE = Symbol.for('message');
+const stableJson = winston.format.json();
+
+/**
+ * The JSON line: JSON.stringify, several times cheaper than logform's json (safe-stable-stringify,
+ * configured anew for every line, keys sorted). The fields are masked plain values by now; anything
+ * JSON.stringify refuses (a BigInt deep in an object) goes the old way.
+ */
+const jsonFormat = winston.format((info) => {
+  try {
+    (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(info);
+    return info;
+  } catch {
+    return stableJson.transform(info, {});
+  }
 });
 
 /** The request being served, if any: every line written on its behalf carries its id. */
@@ -230,7 +256,7 @@ export function configureLogger(opts: LoggerOptions): winston.Logger {
   const formats = [requestContextFormat(), maskFormat(), winston.format.timestamp()];
   const fmt =
     opts.format === 'json'
-      ? winston.format.combine(...formats, winston.format.json())
+      ? winston.format.combine(...formats, jsonFormat())
       : winston.format.combine(
           ...formats,
           winston.format.printf(({ timestamp, level, message, module, ...rest }) => {

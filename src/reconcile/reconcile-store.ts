@@ -87,6 +87,7 @@ export class ReconcileStore {
     return String(id);
   }
 
+  /** Throws a unique violation while another run of the same file is running (active_file_id). */
   async insertRun(r: NewRun): Promise<string> {
     const now = dbTime();
     const [id] = await this.db.knex('reconciliation_runs').insert({
@@ -97,6 +98,8 @@ export class ReconcileStore {
       received_at: dbTime(r.receivedAt),
       started_at: now,
       status: 'running',
+      // Unique while running: a second run of the same file at the same time is refused here.
+      active_file_id: r.fileId,
       origin: r.origin,
       operator: r.operator?.slice(0, 200) ?? null,
       rerun_of: r.rerunOf ?? null,
@@ -109,7 +112,12 @@ export class ReconcileStore {
     await this.db
       .knex('reconciliation_runs')
       .where({ id })
-      .update({ status: 'failed', error: JSON.stringify(error), finished_at: dbTime() });
+      .update({
+        status: 'failed',
+        error: JSON.stringify(error),
+        finished_at: dbTime(),
+        active_file_id: null,
+      });
   }
 
   async finishRun(
@@ -126,6 +134,7 @@ export class ReconcileStore {
         period_to: p.period?.to ?? null,
         period_inferred: p.period?.inferred ?? false,
         finished_at: dbTime(),
+        active_file_id: null,
       });
   }
 

@@ -6,7 +6,7 @@ import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
 import { AppError, ConflictError, ValidationError } from '../shared/errors.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
 import type { PaymentStore } from '../payments/payment-store.js';
-import type { Refund, RefundStore } from './refund-store.js';
+import type { Refund, RefundOrigin, RefundStore } from './refund-store.js';
 import { KASPI_TXN_ID, readRefundInput } from './refund-input.js';
 
 export interface RefundSettings {
@@ -26,6 +26,11 @@ export interface CreateRefund {
   actor: Actor;
   /** Whose payment: `kaspi` (default, the Refund API) or `kaspi_qr` (txnId = the QrPaymentId; payment/return). */
   source?: 'kaspi' | 'kaspi_qr';
+  /**
+   * `registry`: filed by a reconciliation resolution. Only then may the payment be `failed` (Kaspi
+   * counts as paid a payment we refused): the billing was never credited, so it hears nothing.
+   */
+  origin?: RefundOrigin;
 }
 
 /** A checked request: the amount Kaspi is sent is in REFUND_AMOUNT_UNIT. */
@@ -89,6 +94,7 @@ export class RefundFiling {
       createdBy: input.createdBy,
       actor: input.actor,
       source: 'kaspi',
+      origin: input.origin ?? 'api',
       returnAmount,
     };
   }
@@ -104,7 +110,8 @@ export class RefundFiling {
       throw new AppError('payment_not_found', `no Kaspi payment with txn_id ${req.txnId}`, {
         httpStatus: 404,
       });
-    if (p.state !== 'credited') {
+    const refusedButPaid = req.origin === 'registry' && p.state === 'failed';
+    if (p.state !== 'credited' && !refusedButPaid) {
       throw new AppError(
         'payment_not_credited',
         `payment ${req.txnId} is ${p.state}, not credited: nothing to refund`,
@@ -136,6 +143,8 @@ export class RefundFiling {
       reason: req.reason,
       createdBy: req.createdBy,
       nextPollAt: dbTime(new Date(Date.now() + this.settings.backoffMs)),
+      origin: req.origin,
+      billingNotNeeded: refusedButPaid,
     });
     await audit.record(trx, {
       actor: req.actor,
@@ -146,6 +155,7 @@ export class RefundFiling {
         paymentId: String(p.id),
         amount: formatTenge(req.amount),
         reason: req.reason,
+        origin: req.origin,
         leftBefore: formatTenge(paid - held),
       },
     });

@@ -8,6 +8,7 @@ import type { RefundAnswer, RefundApiClient } from './refund-api-client.js';
 import { RefundAnswers } from './refund-answers.js';
 import type { RefundBilling } from './refund-billing.js';
 import { RefundFiling, type CreateRefund, type RefundSettings } from './refund-filing.js';
+import { RecordedRefunds, type RecordDoneRefund } from './refund-recorded.js';
 import { RefundSettlement } from './refund-settlement.js';
 import type { KaspiQrReturns } from './kaspi-qr-returns.js';
 import {
@@ -19,6 +20,7 @@ import {
 } from './refund-store.js';
 
 export type { CreateRefund, RefundSettings } from './refund-filing.js';
+export type { RecordDoneRefund } from './refund-recorded.js';
 
 const log = getLogger('refunds');
 
@@ -34,6 +36,7 @@ export class RefundService {
   private readonly filing: RefundFiling;
   private readonly settlement: RefundSettlement;
   private readonly answers: RefundAnswers;
+  private readonly recorded: RecordedRefunds;
 
   constructor(
     private readonly db: Db,
@@ -46,6 +49,7 @@ export class RefundService {
     this.filing = new RefundFiling(db, store, payments, settings);
     this.settlement = new RefundSettlement(db, store, billing, settings.backoffMs);
     this.answers = new RefundAnswers(store, this.settlement, settings.backoffMs);
+    this.recorded = new RecordedRefunds(db, store, payments, this.settlement);
   }
 
   /** Kaspi QR returns (`source: "kaspi_qr"`) go through this ledger too; wired when KASPI_QR_SCHEME is set. */
@@ -164,6 +168,14 @@ export class RefundService {
         status: fresh.status,
       });
     }
+  }
+
+  /**
+   * A refund Kaspi already made, recorded from a registry (origin `registry`): stored as success,
+   * nothing sent to Kaspi, the billing told once. See RecordedRefunds.
+   */
+  recordDone(input: RecordDoneRefund): Promise<{ refund: Refund; created: boolean }> {
+    return this.recorded.record(input);
   }
 
   /** A refund to a final status, once (Kaspi QR returns end here too): see RefundSettlement.finish. */

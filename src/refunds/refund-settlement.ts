@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { transactionWithRetry } from '../db/commit-retry.js';
 import { dbTime, type Db } from '../db/db.js';
 import { getLogger } from '../log/logger.js';
@@ -59,7 +60,8 @@ export class RefundSettlement {
         nextPollAt: billing.kind === 'sql' ? null : dbTime(),
       });
       if (!won) return false;
-      if (billing.kind === 'sql') {
+      // Already "told" at filing: a payment that was never credited has nothing to take back.
+      if (billing.kind === 'sql' && refund.billingNotifiedAt === null) {
         const ref = await billing.debitInTransaction(trx, notice);
         await this.store.transition(trx, refund.id, ['success'], { billingNotified: true, billingRef: ref });
       }
@@ -72,6 +74,22 @@ export class RefundSettlement {
       amount: refund.amount,
     });
     if (billing.kind === 'http') await this.notifyRemote((await this.store.findById(refund.id)) as Refund);
+  }
+
+  /**
+   * A refund stored as success in the caller's transaction (one Kaspi already made, recorded from a
+   * registry): the embedded billing is debited in that same transaction; a remote one is told after
+   * the commit by notifyRemote (the poller repeats it until it has heard).
+   */
+  async settleRecorded(trx: Knex.Transaction, refund: Refund): Promise<void> {
+    const billing = this.billing;
+    if (billing.kind !== 'sql') return;
+    const ref = await billing.debitInTransaction(trx, noticeOf(refund));
+    await this.store.transition(trx, refund.id, ['success'], { billingNotified: true, billingRef: ref });
+  }
+
+  get billingInTransaction(): boolean {
+    return this.billing.kind === 'sql';
   }
 
   /** Tells a remote billing of a success it has not heard of yet; on failure the poller repeats it. */

@@ -59,10 +59,13 @@ export const RELEASED_STATUSES: readonly RefundStatus[] = ['declined', 'failed']
 
 /** Which channel's payment a refund returns: `kaspi` through the Refund API, `kaspi_qr` by payment/return. */
 export type RefundSource = 'kaspi' | 'kaspi_qr';
+/** `api`: asked for by a person (API, CLI, console); `registry`: from a reconciliation item. */
+export type RefundOrigin = 'api' | 'registry';
 
 export interface Refund {
   id: string;
   source: RefundSource;
+  origin: RefundOrigin;
   refundIdentificator: string;
   idempotencyKey: string | null;
   paymentId: string;
@@ -103,7 +106,13 @@ export interface NewRefund {
   amountUnit: 'tenge' | 'tiyn';
   reason: string;
   createdBy: string;
-  nextPollAt: string;
+  nextPollAt: string | null;
+  origin?: RefundOrigin;
+  /**
+   * The billing has nothing to hear of this refund: its payment was never credited (a refund of a
+   * payment we refused that Kaspi counts as paid). Stored as told, so no debit and no notice.
+   */
+  billingNotNeeded?: boolean;
 }
 
 export interface RefundPatch {
@@ -127,6 +136,7 @@ function toRefund(r: Row): Refund {
   return {
     id: String(r.id),
     source: r.source === 'kaspi_qr' ? 'kaspi_qr' : 'kaspi',
+    origin: r.origin === 'registry' ? 'registry' : 'api',
     refundIdentificator: String(r.refund_identificator),
     idempotencyKey: str(r.idempotency_key),
     paymentId: String(r.payment_id),
@@ -177,6 +187,8 @@ export class RefundStore {
     const now = dbTime();
     const [id] = await trx('refunds').insert({
       source: r.source ?? 'kaspi',
+      origin: r.origin ?? 'api',
+      ...(r.billingNotNeeded ? { billing_notified_at: now, billing_ref: 'never-credited' } : {}),
       refund_identificator: r.refundIdentificator,
       idempotency_key: r.idempotencyKey,
       payment_id: r.paymentId,

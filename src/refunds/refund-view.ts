@@ -6,6 +6,7 @@ export function refundView(r: Refund) {
   return {
     id: r.id,
     source: r.source,
+    origin: r.origin,
     txnId: r.txnId,
     paymentId: r.paymentId,
     account: r.account,

@@ -160,6 +160,19 @@ describe('monitoring pack (docs/monitoring)', () => {
     expect(missing).toEqual([]);
   });
 
+  it('when the spec lists the dashboard, then it charts each: requests, latency, credits, refunds, QR, reconciliation', () => {
+    const charted = new Set(dashboardExprs().flatMap(({ expr }) => metricNames(expr)));
+    for (const n of [
+      'gateway_requests_total',
+      'gateway_request_duration_seconds_bucket',
+      'gateway_pending_credits',
+      'gateway_refunds',
+      'gateway_kaspi_qr_payments',
+      'gateway_reconcile_open_items',
+    ])
+      expect([n, charted.has(n)]).toEqual([n, true]);
+  });
+
   it('when a rule is written, then it has a name, a severity and a summary, and the names are unique', () => {
     const rules = ruleExprs();
     for (const r of rules) {
