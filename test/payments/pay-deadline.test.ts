@@ -16,6 +16,18 @@ const DEADLINE_MS = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 captureLogs('error');
 
+/**
+ * A repeat of a stored pay, as Kaspi repeats one: again while the answer is 4 (a repeat on a loaded
+ * machine may meet the deadline itself), at most 20 times; the first other answer.
+ */
+async function settled(...args: Parameters<typeof pay>): ReturnType<typeof pay> {
+  for (let i = 1; ; i++) {
+    const answer = await pay(...args);
+    if (answer.xml.result !== '4' || i === 20) return answer;
+    await sleep(100);
+  }
+}
+
 async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
   const started = Date.now();
   while (!(await cond())) {
@@ -73,7 +85,7 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     fake.hold = 'none';
     fake.release();
     await until('credited', async () => (await payment(remote, txn))?.state === 'credited');
-    expect((await pay(remote.api(), txn, '8001', '200.00')).xml).toMatchObject({
+    expect((await settled(remote.api(), txn, '8001', '200.00')).xml).toMatchObject({
       result: '0',
       prv_txn: first.xml.prv_txn,
     });
@@ -94,7 +106,7 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     expect(answer.xml).toMatchObject({ result: '4', txn_id: txn });
     expect(answer.xml.prv_txn).toBeUndefined();
     await until('credited', async () => (await payment(sql, txn))?.state === 'credited');
-    const again = await pay(sql.api(), txn, '8101', '150.00');
+    const again = await settled(sql.api(), txn, '8101', '150.00');
     expect(again.xml.result).toBe('0');
     expect(again.xml.prv_txn).toBe((await payment(sql, txn))?.id);
     expect((await sql.gateway.stores.accounts.getAccount('8101'))?.balance).toBe(15000);
@@ -115,7 +127,7 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     expect(answer.xml.prv_txn).toBeUndefined();
     await until('credited', async () => (await payment(remote, txn))?.state === 'credited');
     const row = (await payment(remote, txn)) as Payment;
-    expect((await pay(remote.api(), txn, '8201', '99.99')).xml).toMatchObject({
+    expect((await settled(remote.api(), txn, '8201', '99.99')).xml).toMatchObject({
       result: '0',
       prv_txn: row.id,
     });
@@ -140,7 +152,7 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     expect(answer.xml.prv_txn).toMatch(/^\d+$/);
     await trx?.commit();
     await until('credited', async () => (await payment(remote, txn))?.state === 'credited');
-    expect((await pay(remote.api(), txn, '8301', '10.00')).xml).toMatchObject({
+    expect((await settled(remote.api(), txn, '8301', '10.00')).xml).toMatchObject({
       result: '0',
       prv_txn: answer.xml.prv_txn,
     });
@@ -186,7 +198,7 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
       }
       expect(answer.xml.result).toBe('4');
       await until('credited', async () => (await payment(sql, txn))?.state === 'credited');
-      expect((await pay(sql.api(), txn, '8401', '75.00')).xml.result).toBe('0');
+      expect((await settled(sql.api(), txn, '8401', '75.00')).xml.result).toBe('0');
       expect((await sql.gateway.stores.accounts.getAccount('8401'))?.balance).toBe(7500);
     });
   }
