@@ -23,8 +23,11 @@ export function mysqlAdmin(url: string) {
   };
 }
 
-/** Drops and creates the bench database (MySQL) or a fresh file (SQLite), then migrates it. */
-export async function resetDatabase(url: string): Promise<void> {
+/**
+ * Drops and creates the bench database (MySQL) or a fresh file (SQLite), then migrates it with this
+ * checkout's migrations; `migrate: false` leaves it empty for another checkout to migrate with its own.
+ */
+export async function resetDatabase(url: string, opts: { migrate?: boolean } = {}): Promise<void> {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
@@ -39,6 +42,7 @@ export async function resetDatabase(url: string): Promise<void> {
       await knex.destroy();
     }
   }
+  if (opts.migrate === false) return;
   const db = createDb(url);
   try {
     await migrateLatest(db);

@@ -5,6 +5,8 @@
  * gateway on MySQL (BENCH_DATABASE_URL) and the gateway on SQLite (a temp file), each in a process
  * of its own as production would run it. Then interleaved rounds of autocannon (bare, pay, check
  * per database), a wide run at 200 connections, a storm of identical pays, and the ledger check.
+ * BENCH_BASELINE_DIR=<another checkout> adds that checkout's gateway on databases of its own,
+ * migrated by its own code, each of its runs beside the same run of this one (docs/performance.md).
  * The last line is machine-readable: `pay_ratio=<median pay/bare on MySQL> p99_ms=<pay p99 on MySQL>`.
  */
 import fs from 'node:fs';
@@ -110,6 +112,53 @@ async function stormOf(t: Target, n: number) {
   }
 }
 
+async function seed(url: string): Promise<void> {
+  const db = createDb(url);
+  try {
+    await seedAccounts(db, settings.accounts);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * The other checkout (BENCH_BASELINE_DIR) on each database, in databases of its own: `<name>_base` on
+ * MySQL, another file on SQLite. It runs its own bench/gateway-server.ts (its src/ is wired its own
+ * way) with its own node_modules, from its own directory.
+ */
+function baselineTargets(dir: string, measured: Target[]): Target[] {
+  const server = path.join(dir, 'bench', 'gateway-server.ts');
+  if (!fs.existsSync(server))
+    throw new Error(`BENCH_BASELINE_DIR: ${server} is missing (the baseline runs its own gateway-server.ts)`);
+  if (!fs.existsSync(path.join(dir, 'node_modules')))
+    throw new Error(`BENCH_BASELINE_DIR: ${dir}/node_modules is missing (npm ci there)`);
+  say(`baseline: ${dir} (${baselineCommit(dir)}) on databases of its own, migrated by its own code`);
+  return measured.map((t) => ({
+    db: t.db,
+    name: `${t.db}-base`,
+    url:
+      t.db === 'mysql'
+        ? (() => {
+            const u = new URL(t.url);
+            u.pathname = `${u.pathname}_base`;
+            return u.href;
+          })()
+        : `sqlite:${path.join(workDir, 'bench-base.sqlite')}`,
+    baselineDir: dir,
+  }));
+}
+
+function baselineCommit(dir: string): string {
+  try {
+    const head = fs.readFileSync(path.join(dir, '.git'), 'utf8').trim();
+    // A worktree's .git is a file naming its git dir, whose HEAD is the detached commit.
+    const gitDir = head.startsWith('gitdir: ') ? head.slice(8) : path.join(dir, '.git');
+    return fs.readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim().slice(0, 12);
+  } catch {
+    return 'commit unknown';
+  }
+}
+
 const fmt = (x: number, d = 0) => x.toFixed(d);
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
@@ -130,35 +179,15 @@ async function main() {
 
   const targets: Target[] = [{ db: 'mysql', name: 'mysql', url: settings.mysqlUrl }];
   if (settings.sqlite) targets.push({ db: 'sqlite', name: 'sqlite', url: sqliteUrl });
-  if (settings.baselineDir) {
-    // The same gateway entry point, run against the other checkout's src/ (its own node_modules).
-    fs.mkdirSync(path.join(settings.baselineDir, 'bench'), { recursive: true });
-    fs.copyFileSync(
-      path.join(import.meta.dirname, 'gateway-server.ts'),
-      path.join(settings.baselineDir, 'bench', 'gateway-server.ts'),
-    );
-    targets.push({
-      db: 'mysql',
-      name: 'mysql-baseline',
-      url: (() => {
-        const u = new URL(settings.mysqlUrl);
-        u.pathname = `${u.pathname}_base`;
-        return u.href;
-      })(),
-      baselineDir: settings.baselineDir,
-    });
-    say(`baseline: ${settings.baselineDir} on its own database`);
-  }
-  const measured = targets.filter((t) => !t.baselineDir);
-  for (const t of targets) {
+  const measured = [...targets];
+  if (settings.baselineDir) targets.push(...baselineTargets(settings.baselineDir, measured));
+  for (const t of measured) {
     await resetDatabase(t.url);
-    const db = createDb(t.url);
-    try {
-      await seedAccounts(db, settings.accounts);
-    } finally {
-      await db.close();
-    }
+    await seed(t.url);
   }
+  // A baseline's database stays empty here: its gateway migrates it with its own migrations at start
+  // (ours would leave rows in knex_migrations its checkout doesn't have: "migration directory is corrupt").
+  for (const t of targets.filter((x) => x.baselineDir)) await resetDatabase(t.url, { migrate: false });
   for (const t of measured) {
     const q = await countQueries(t.url, settings.accounts);
     say(`statements per call on ${t.db} (request log included): pay ${q.pay}, check ${q.check}`);
@@ -174,6 +203,7 @@ async function main() {
         cwd: t.baselineDir,
       });
       children.push(t.child);
+      if (t.baselineDir) await seed(t.url);
     }
 
     const nextTxn = txnIds('9');
@@ -200,15 +230,21 @@ async function main() {
       dbPid?: number | null;
     }[] = [
       { what: 'bare express', db: '-', endpoint: 'bare', port: bare.port, pid: bare.child.pid },
-      ...targets.flatMap((t) =>
-        (['pay', 'check'] as const).map((endpoint) => ({
-          what: `${endpoint} ${t.name}`,
-          db: t.name,
-          endpoint,
-          port: t.child!.port,
-          pid: t.child!.child.pid,
-          dbPid: t.db === 'mysql' ? mysqlPid : null,
-        })),
+      // This checkout and its baseline side by side for each endpoint and database: a pair runs
+      // seconds apart, under the same load from outside, so their ratio is fair on a busy machine.
+      ...measured.flatMap((m) =>
+        (['pay', 'check'] as const).flatMap((endpoint) =>
+          targets
+            .filter((t) => t === m || (t.baselineDir && t.db === m.db))
+            .map((t) => ({
+              what: `${endpoint} ${t.name}`,
+              db: t.name,
+              endpoint,
+              port: t.child!.port,
+              pid: t.child!.child.pid,
+              dbPid: t.db === 'mysql' ? mysqlPid : null,
+            })),
+        ),
       ),
     ];
 
@@ -225,10 +261,12 @@ async function main() {
     say('');
     say('## Rounds (interleaved: each round runs every target once, starting one later each round)');
     say(
-      `${pad('round', 6)}${pad('target', 14)}${lpad('req/s', 8)}${lpad('p50 ms', 8)}${lpad('p99 ms', 8)}${lpad('errors', 8)}${lpad('× bare', 8)}${lpad('cpu µs', 8)}${lpad('db µs', 8)}`,
+      `${pad('round', 6)}${pad('target', 18)}${lpad('req/s', 8)}${lpad('p50 ms', 8)}${lpad('p99 ms', 8)}${lpad('errors', 8)}${lpad('× bare', 8)}${lpad('cpu µs', 8)}${lpad('db µs', 8)}`,
     );
     for (let round = 1; round <= settings.rounds; round++) {
       const order = plan.map((_, i) => plan[(i + round - 1) % plan.length]!);
+      // Every other round backwards: within a pair, the baseline goes first as often as this checkout.
+      if (round % 2 === 0) order.reverse();
       const inRound: Run[] = [];
       for (const p of order) {
         const cpu0 = treeCpuMs(p.pid);
@@ -259,7 +297,7 @@ async function main() {
         (a, b) => plan.findIndex((p) => p.what === a.what) - plan.findIndex((p) => p.what === b.what),
       )) {
         say(
-          `${pad(String(round), 6)}${pad(r.what, 14)}${lpad(fmt(r.res.rps), 8)}${lpad(fmt(r.res.p50, 1), 8)}${lpad(fmt(r.res.p99, 1), 8)}${lpad(String(r.res.errors), 8)}${lpad(fmt(r.res.rps / bareRps, 2), 8)}${lpad(r.cpuUs === null ? '-' : fmt(r.cpuUs), 8)}${lpad(r.dbCpuUs === null ? '-' : fmt(r.dbCpuUs), 8)}`,
+          `${pad(String(round), 6)}${pad(r.what, 18)}${lpad(fmt(r.res.rps), 8)}${lpad(fmt(r.res.p50, 1), 8)}${lpad(fmt(r.res.p99, 1), 8)}${lpad(String(r.res.errors), 8)}${lpad(fmt(r.res.rps / bareRps, 2), 8)}${lpad(r.cpuUs === null ? '-' : fmt(r.cpuUs), 8)}${lpad(r.dbCpuUs === null ? '-' : fmt(r.dbCpuUs), 8)}`,
         );
       }
       runs.push(...inRound);
@@ -283,6 +321,25 @@ async function main() {
       say(
         `| ${p.endpoint === 'bare' ? 'bare Express' : p.endpoint} | ${p.db} | ${fmt(median(mine.map((m) => m.rps)))} | ${fmt(median(mine.map((m) => m.p50)), 1)} | ${fmt(median(mine.map((m) => m.p99)), 1)} | ${mine.reduce((s, m) => s + m.errors, 0)} | ${p.endpoint === 'bare' ? '1.00' : fmt(median(ratioOf(p.what)), 2)} | ${cpu.length ? fmt(median(cpu)) : '-'} | ${dbCpu.length ? fmt(median(dbCpu)) : '-'} |`,
       );
+    }
+
+    if (targets.some((t) => t.baselineDir)) {
+      // Paired by round: the two ran minutes apart at most, under the same load from outside.
+      say('');
+      say(`## This checkout against the baseline, paired by round (median of ${settings.rounds} rounds)`);
+      say('| endpoint | database | req/s now / before | per-round ratios | server CPU µs/req now / before |');
+      say('|---|---|---:|---|---:|');
+      for (const t of measured) {
+        for (const endpoint of ['pay', 'check'] as const) {
+          const now = runs.filter((r) => r.what === `${endpoint} ${t.name}`);
+          const before = runs.filter((r) => r.what === `${endpoint} ${t.db}-base`);
+          const ratios = now.map((r) => r.res.rps / before.find((b) => b.round === r.round)!.res.rps);
+          const cpu = (xs: Run[]) => median(xs.map((r) => r.cpuUs).filter((x): x is number => x !== null));
+          say(
+            `| ${endpoint} | ${t.db} | ${fmt(median(ratios), 2)} | ${ratios.map((x) => fmt(x, 2)).join(' ')} | ${fmt(cpu(now))} / ${fmt(cpu(before))} |`,
+          );
+        }
+      }
     }
 
     say('');
@@ -337,6 +394,12 @@ async function main() {
     const payRatio = median(ratioOf('pay mysql'));
     const payP99 = median(runs.filter((r) => r.what === 'pay mysql').map((r) => r.res.p99));
     say('');
+    say(
+      `load average at the end ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     if (ledgers.some((l) => !l.ok)) process.exitCode = 1;
     say(`pay_ratio=${payRatio.toFixed(2)} p99_ms=${payP99.toFixed(1)}`);
   } finally {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { audit, type Actor } from '../audit/audit-log.js';
-import { dbTime, fromDbTime, isUniqueViolation, type Db } from '../db/db.js';
+import { audit } from '../audit/audit-log.js';
+import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
 import type { RequestLog } from '../http/request-log.js';
 import {
   KaspiQrApiError,
@@ -15,10 +15,28 @@ import {
 } from '../kaspi-qr/returns-calls.js';
 import { getLogger } from '../log/logger.js';
 import type { PaymentStore } from '../payments/payment-store.js';
-import { AppError, ConflictError, NotFoundError } from '../shared/errors.js';
-import { formatTenge, type Tiyn } from '../shared/money.js';
+import { AppError, NotFoundError } from '../shared/errors.js';
+import { formatTenge } from '../shared/money.js';
 import type { KaspiQrPort, KaspiQrReturns } from './kaspi-qr-returns.js';
 import type { RefundStore } from './refund-store.js';
+import { recordQrCall, returnablePurchase, sameRequest } from './kaspi-qr-return-common.js';
+import {
+  ReturnSessionStore,
+  type ReturnSessionRow,
+  type SessionSettings,
+  type SessionState,
+  type StartReturn,
+} from './kaspi-qr-return-session-store.js';
+
+// The wiring, the routes, the console and the metrics import them from here, as before the split.
+export {
+  ReturnSessionStore,
+  SESSION_STATES,
+  type ReturnSessionRow,
+  type SessionSettings,
+  type SessionState,
+  type StartReturn,
+} from './kaspi-qr-return-session-store.js';
 import { QR_PAYMENT_ID, readRefundInput } from './refund-input.js';
 
 const log = getLogger('kaspi-qr-returns');
@@ -34,156 +52,6 @@ const log = getLogger('kaspi-qr-returns');
  * payment/details, payment/return with the QrReturnId, the same lost-answer check). A session that
  * times out returns nothing.
  */
-
-export type SessionState = 'pending' | 'identified' | 'returned' | 'wrong_customer' | 'expired' | 'failed';
-export const SESSION_STATES: readonly SessionState[] = [
-  'pending',
-  'identified',
-  'returned',
-  'wrong_customer',
-  'expired',
-  'failed',
-];
-const FINAL: readonly SessionState[] = ['returned', 'wrong_customer', 'expired', 'failed'];
-
-export interface ReturnSessionRow {
-  id: string;
-  token: string;
-  idempotencyKey: string | null;
-  qrReturnId: string;
-  qrToken: string;
-  expireDateRaw: string | null;
-  paymentId: string;
-  txnId: string;
-  amount: Tiyn;
-  reason: string;
-  createdBy: string;
-  state: SessionState;
-  kaspiStatus: string | null;
-  pollIntervalS: number;
-  deadline: Date;
-  nextPollAt: Date | null;
-  polls: number;
-  refundId: string | null;
-  lastError: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-type Row = Record<string, unknown>;
-const s = (v: unknown) => (v == null ? null : String(v));
-
-function toSession(r: Row): ReturnSessionRow {
-  return {
-    id: String(r.id),
-    token: String(r.token),
-    idempotencyKey: s(r.idempotency_key),
-    qrReturnId: String(r.qr_return_id),
-    qrToken: String(r.qr_token),
-    expireDateRaw: s(r.expire_date_raw),
-    paymentId: String(r.payment_id),
-    txnId: String(r.txn_id),
-    amount: Number(r.amount),
-    reason: String(r.reason),
-    createdBy: String(r.created_by ?? ''),
-    state: r.state as SessionState,
-    kaspiStatus: s(r.kaspi_status),
-    pollIntervalS: Number(r.poll_interval_s),
-    deadline: fromDbTime(r.deadline as string) as Date,
-    nextPollAt: fromDbTime(r.next_poll_at as string | null),
-    polls: Number(r.polls ?? 0),
-    refundId: s(r.refund_id),
-    lastError: s(r.last_error),
-    createdAt: fromDbTime(r.created_at as string) as Date,
-    updatedAt: fromDbTime(r.updated_at as string) as Date,
-  };
-}
-
-export class ReturnSessionStore {
-  constructor(private readonly db: Db) {}
-
-  async byId(id: string): Promise<ReturnSessionRow | null> {
-    if (!/^\d{1,20}$/.test(id)) return null;
-    const r = (await this.db.knex('kaspi_qr_return_sessions').where({ id }).first()) as Row | undefined;
-    return r ? toSession(r) : null;
-  }
-
-  async byToken(token: string): Promise<ReturnSessionRow | null> {
-    if (!/^[0-9a-f]{32}$/.test(token)) return null;
-    const r = (await this.db.knex('kaspi_qr_return_sessions').where({ token }).first()) as Row | undefined;
-    return r ? toSession(r) : null;
-  }
-
-  async byKey(key: string): Promise<ReturnSessionRow | null> {
-    const r = (await this.db.knex('kaspi_qr_return_sessions').where({ idempotency_key: key }).first()) as
-      Row | undefined;
-    return r ? toSession(r) : null;
-  }
-
-  /** Open sessions of a purchase (one at a time: two QRs for one purchase would confuse the payer). */
-  async openFor(paymentId: string): Promise<ReturnSessionRow[]> {
-    const rows = (await this.db
-      .knex('kaspi_qr_return_sessions')
-      .where({ payment_id: paymentId })
-      .whereIn('state', ['pending', 'identified'])) as Row[];
-    return rows.map(toSession);
-  }
-
-  async due(now: Date, limit: number): Promise<ReturnSessionRow[]> {
-    const rows = (await this.db
-      .knex('kaspi_qr_return_sessions')
-      .whereIn('state', ['pending', 'identified'])
-      .where('next_poll_at', '<=', dbTime(now))
-      .orderBy('next_poll_at')
-      .limit(limit)) as Row[];
-    return rows.map(toSession);
-  }
-
-  /** One poll of a due session is ours: a conditional UPDATE, so two runners never poll it twice. */
-  async claim(id: string, now: Date, holdUntil: Date, claim: string): Promise<boolean> {
-    const n = await this.db
-      .knex('kaspi_qr_return_sessions')
-      .where({ id })
-      .whereIn('state', ['pending', 'identified'])
-      .where('next_poll_at', '<=', dbTime(now))
-      .update({ next_poll_at: dbTime(holdUntil), poll_claim: claim, polls: this.db.knex.raw('polls + 1') });
-    return n === 1;
-  }
-
-  async save(
-    id: string,
-    claim: string | null,
-    patch: Partial<Pick<ReturnSessionRow, 'state' | 'kaspiStatus' | 'nextPollAt' | 'refundId' | 'lastError'>>,
-  ): Promise<boolean> {
-    const u: Record<string, unknown> = { updated_at: dbTime() };
-    if (patch.state !== undefined) u.state = patch.state;
-    if (patch.kaspiStatus !== undefined) u.kaspi_status = patch.kaspiStatus?.slice(0, 64) ?? null;
-    if (patch.nextPollAt !== undefined) u.next_poll_at = patch.nextPollAt ? dbTime(patch.nextPollAt) : null;
-    if (patch.refundId !== undefined) u.refund_id = patch.refundId;
-    if (patch.lastError !== undefined) u.last_error = patch.lastError?.slice(0, 255) ?? null;
-    let q = this.db.knex('kaspi_qr_return_sessions').where({ id }).whereNotIn('state', FINAL);
-    if (claim !== null) q = q.where({ poll_claim: claim });
-    return (await q.update(u)) === 1;
-  }
-}
-
-export interface SessionSettings {
-  /** The public origin of the return page, no trailing slash. */
-  publicBaseUrl: string;
-  /** After the scan deadline, this long before a session is expired (one last status call first). */
-  graceMs: number;
-  /** An identified session whose return could not be made yet is tried again until this long after its deadline. */
-  identifiedForMs: number;
-}
-
-export interface StartReturn {
-  txnId: string;
-  amount: Tiyn;
-  reason: string;
-  idempotencyKey?: string | null;
-  createdBy: string;
-  actor: Actor;
-}
 
 const DEFAULT_POLL_S = 5;
 const DEFAULT_SCAN_TIMEOUT_S = 180;
@@ -231,33 +99,17 @@ export class ReturnSessions {
     const { reason, idempotencyKey: key } = readRefundInput(input, QR_PAYMENT_ID);
     if (key) {
       const earlier = await this.deps.store.byKey(key);
-      if (earlier) return { session: same(earlier, input.txnId, input.amount, reason), created: false };
+      if (earlier)
+        return {
+          session: sameRequest(earlier, { txnId: input.txnId, amount: input.amount, reason }, 'return'),
+          created: false,
+        };
     }
 
     // The same checks as the ledger's, before Kaspi is asked: refused here, nothing stored.
-    const p = await this.deps.db.knex.transaction(async (trx) => {
-      const pay = await this.deps.payments.findForRefund(trx, 'kaspi_qr', input.txnId);
-      if (!pay)
-        throw new AppError('payment_not_found', `no Kaspi QR purchase with QrPaymentId ${input.txnId}`, {
-          httpStatus: 404,
-        });
-      if (pay.state !== 'credited')
-        throw new AppError(
-          'payment_not_credited',
-          `purchase ${input.txnId} is ${pay.state}, not credited: nothing to return`,
-          {
-            httpStatus: 409,
-          },
-        );
-      const held = await this.deps.refunds.heldAmount(trx, pay.id);
-      if (held + input.amount > pay.amount)
-        throw new AppError(
-          'refund_exceeds_payment',
-          `refund ${formatTenge(input.amount)} is above what is left of purchase ${input.txnId}: ${formatTenge(Math.max(0, pay.amount - held))} of ${formatTenge(pay.amount)}`,
-          { httpStatus: 422, details: { remaining: formatTenge(Math.max(0, pay.amount - held)) } },
-        );
-      return pay;
-    });
+    const p = await this.deps.db.knex.transaction((trx) =>
+      returnablePurchase(trx, this.deps, input.txnId, input.amount),
+    );
     const open = await this.deps.store.openFor(p.id);
     if (open.length > 0)
       throw new AppError(
@@ -327,7 +179,11 @@ export class ReturnSessions {
     } catch (e) {
       if (key && isUniqueViolation(e)) {
         const earlier = await this.deps.store.byKey(key);
-        if (earlier) return { session: same(earlier, input.txnId, input.amount, reason), created: false };
+        if (earlier)
+          return {
+            session: sameRequest(earlier, { txnId: input.txnId, amount: input.amount, reason }, 'return'),
+            created: false,
+          };
       }
       throw e;
     }
@@ -503,31 +359,10 @@ export class ReturnSessions {
     err: unknown,
     answer?: Record<string, unknown>,
   ): void {
-    this.deps.requestLog.record({
-      channel: 'kaspi_qr',
-      method: command === 'return/status' ? 'GET' : 'POST',
-      command,
-      txnId,
-      result:
-        err instanceof KaspiQrApiError
-          ? err.kaspiCode
-          : err instanceof KaspiQrTransportError
-            ? `transport_${err.reason}`
-            : err
-              ? 'error'
-              : 0,
-      comment: err instanceof Error ? err.message : null,
-      response: answer ? JSON.stringify(answer) : null,
-      durationMs: Date.now() - started,
-    });
+    recordQrCall(this.deps.requestLog, { command, txnId, started, err, answer });
   }
 }
 
 function clamp(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, n));
-}
-
-function same(earlier: ReturnSessionRow, txnId: string, amount: Tiyn, reason: string): ReturnSessionRow {
-  if (earlier.txnId === txnId && earlier.amount === amount && earlier.reason === reason) return earlier;
-  throw new ConflictError('idempotency key already used for another return', { sessionId: earlier.id });
 }

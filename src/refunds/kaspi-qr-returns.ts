@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
-import { audit, type Actor } from '../audit/audit-log.js';
-import { dbTime, isUniqueViolation, type Db } from '../db/db.js';
+import type { Actor } from '../audit/audit-log.js';
+import { isUniqueViolation, type Db } from '../db/db.js';
 import type { RequestLog } from '../http/request-log.js';
 import type { KaspiQrClient } from '../kaspi-qr/kaspi-qr-client.js';
 import {
@@ -11,24 +9,19 @@ import {
 } from '../kaspi-qr/kaspi-qr-errors.js';
 import { paymentDetails, paymentReturn, type PaymentDetails } from '../kaspi-qr/returns-calls.js';
 import { getLogger } from '../log/logger.js';
-import type { Payment, PaymentStore } from '../payments/payment-store.js';
-import { AppError, ConflictError } from '../shared/errors.js';
+import type { PaymentStore } from '../payments/payment-store.js';
+import { AppError } from '../shared/errors.js';
 import { formatTenge, type Tiyn } from '../shared/money.js';
 import { KaspiQrRefundStore, ReturnLock, type QrRefund } from './kaspi-qr-refund-store.js';
-import {
-  PENDING_STATUSES,
-  type Refund,
-  type RefundPatch,
-  type RefundStatus,
-  type RefundStore,
-} from './refund-store.js';
-import { QR_PAYMENT_ID, readRefundInput } from './refund-input.js';
+import type { Refund, RefundPatch, RefundStore } from './refund-store.js';
+import { recordQrCall, sameRequest } from './kaspi-qr-return-common.js';
+import { fileReturn, localReturnCheck, validateReturn } from './kaspi-qr-return-filing.js';
+import { ReturnOutcomes } from './kaspi-qr-return-outcomes.js';
 
 const log = getLogger('kaspi-qr-returns');
 
 /** Sends of one return's payment/return at most: the first, and one more when payment/details shows it did not land. */
 const MAX_SENDS = 2;
-const MOVABLE: readonly RefundStatus[] = [...PENDING_STATUSES, 'fatal'];
 
 /** What the returns need of Kaspi QR: the client and the device token (KaspiQrService has both). */
 export interface KaspiQrPort {
@@ -60,22 +53,6 @@ export interface KaspiQrReturnsSettings {
   /** A return whose outcome could not be read yet is looked at again after this. */
   recheckMs: number;
 }
-
-/** A refusal Kaspi gave to payment/return, as our API answers it (the refund is stored as declined). */
-const KASPI_REFUSALS: Record<string, { status: number; text: string }> = {
-  refund_exceeds_available: { status: 422, text: 'the amount is above what is left to return at Kaspi' },
-  partial_refund_not_allowed: {
-    status: 422,
-    text: 'Kaspi does not allow a partial return of this purchase: return it in full',
-  },
-  refund_not_allowed_state: { status: 409, text: 'Kaspi says the purchase cannot be returned in its state' },
-  device_mismatch: {
-    status: 502,
-    text: "the purchase belongs to another trade point than this device's: return it from a device of that trade point",
-  },
-};
-
-const int32 = (n: number) => (n >= -2147483648 && n <= 2147483647 ? n : null);
 
 /**
  * Kaspi QR returns through the refunds ledger (shared/spec/kaspi-qr.md "Returns", notes D-17):
@@ -111,13 +88,17 @@ export class KaspiQrReturns {
     this.ledger = ledger;
   }
 
+  private get outcomes(): ReturnOutcomes {
+    return new ReturnOutcomes(this.deps, this.ledger, this.settings.recheckMs);
+  }
+
   get scheme() {
     return this.deps.port.client.scheme;
   }
 
   /** r3 (and r2 once its session identified the payer): checks, stores, returns. */
   async create(input: QrReturnRequest): Promise<{ refund: Refund; created: boolean }> {
-    const req = this.validate(input);
+    const req = validateReturn(input);
     const scheme = this.scheme;
     if (scheme === 'r1')
       throw new NotSupportedBySchemeError(
@@ -133,10 +114,10 @@ export class KaspiQrReturns {
       );
     if (req.idempotencyKey) {
       const earlier = await this.deps.refunds.findByIdempotencyKey(req.idempotencyKey);
-      if (earlier) return { refund: sameOrConflict(earlier, req), created: false };
+      if (earlier) return { refund: sameRequest(earlier, req, 'refund'), created: false };
     }
     // Refusals known here cost no lock and no Kaspi call.
-    await this.deps.db.knex.transaction(async (trx) => this.localCheck(trx, req));
+    await this.deps.db.knex.transaction(async (trx) => localReturnCheck(trx, this.deps, req));
 
     const owner = ReturnLock.owner();
     if (!(await this.deps.lock.take(req.txnId, owner, this.settings.lockWaitMs)))
@@ -157,12 +138,19 @@ export class KaspiQrReturns {
         );
       try {
         refundId = await this.deps.db.knex.transaction(async (trx) =>
-          this.insert(trx, req, details.availableReturnAmount),
+          fileReturn(
+            trx,
+            this.deps,
+            this.scheme,
+            this.settings.lockHoldMs,
+            req,
+            details.availableReturnAmount,
+          ),
         );
       } catch (e) {
         if (req.idempotencyKey && isUniqueViolation(e)) {
           const earlier = await this.deps.refunds.findByIdempotencyKey(req.idempotencyKey);
-          if (earlier) return { refund: sameOrConflict(earlier, req), created: false };
+          if (earlier) return { refund: sameRequest(earlier, req, 'refund'), created: false };
         }
         throw e;
       }
@@ -188,22 +176,23 @@ export class KaspiQrReturns {
   async recover(refund: Refund): Promise<void> {
     const qr = await this.deps.qrRefunds.find(refund.id);
     if (!qr) {
-      await this.flag(refund, 'a Kaspi QR refund without its kaspi_qr_refunds row');
+      await this.outcomes.flag(refund, 'a Kaspi QR refund without its kaspi_qr_refunds row');
       return;
     }
     const owner = ReturnLock.owner();
     if (!(await this.deps.lock.tryTake(qr.qrPaymentId, owner))) {
-      await this.later(refund, 'another return of this purchase holds the lock');
+      await this.outcomes.later(refund, 'another return of this purchase holds the lock');
       return;
     }
     try {
       const token = await this.deps.port.deviceToken().catch((e: unknown) => e);
-      if (typeof token !== 'string') return await this.later(refund, `no device token: ${message(token)}`);
+      if (typeof token !== 'string')
+        return await this.outcomes.later(refund, `no device token: ${message(token)}`);
       const deviceToken = token;
       if (qr.sends === 0) {
         // Stored, never sent: read what is left now (nothing of ours can have moved it) and send.
         const d = await this.details(qr.qrPaymentId, deviceToken).catch((e: unknown) => e);
-        if (!isDetails(d)) return await this.later(refund, `payment/details: ${message(d)}`);
+        if (!isDetails(d)) return await this.outcomes.later(refund, `payment/details: ${message(d)}`);
         if (d.availableReturnAmount < refund.amount) {
           await this.ledger?.finish(refund, 'failed', {
             lastProblem: `never sent; Kaspi has ${formatTenge(d.availableReturnAmount)} left to return`,
@@ -228,7 +217,7 @@ export class KaspiQrReturns {
     const qr = (await this.deps.qrRefunds.find(refundId)) as QrRefund;
     if (!(await this.deps.lock.renew(qr.qrPaymentId, owner))) {
       // We stalled past the lock's time and another process holds the purchase now: send nothing.
-      await this.later(refund, 'lock lost before the send: left to the poller');
+      await this.outcomes.later(refund, 'lock lost before the send: left to the poller');
       return null;
     }
     await this.deps.qrRefunds.countSend(refundId);
@@ -244,7 +233,7 @@ export class KaspiQrReturns {
     } catch (e) {
       this.record('payment/return', qr.qrPaymentId, refund, started, e);
       if (e instanceof KaspiQrApiError && e.kind !== 'refund_retryable' && e.kaspiCode !== -999)
-        return this.declined(refund, e);
+        return this.outcomes.declined(refund, e);
       if (e instanceof KaspiQrTransportError && e.sent === 'no') {
         // Provably never reached Kaspi (the client already tried again): nothing was returned.
         await this.ledger?.finish(refund, 'failed', {
@@ -269,7 +258,7 @@ export class KaspiQrReturns {
       return null;
     }
     this.record('payment/return', qr.qrPaymentId, refund, started, null, { ReturnOperationId: opId });
-    await this.succeed(refund, opId, null);
+    await this.outcomes.succeed(refund, opId, null);
     return null;
   }
 
@@ -278,7 +267,7 @@ export class KaspiQrReturns {
     const refund = (await this.deps.refunds.findById(refundId)) as Refund;
     const qr = (await this.deps.qrRefunds.find(refundId)) as QrRefund;
     const d = await this.details(qr.qrPaymentId, deviceToken).catch((e: unknown) => e);
-    if (!isDetails(d)) return this.later(refund, `outcome unknown, payment/details: ${message(d)}`);
+    if (!isDetails(d)) return this.outcomes.later(refund, `outcome unknown, payment/details: ${message(d)}`);
     const before = qr.availableBefore;
     const now = d.availableReturnAmount;
     if (before !== null && now === before - refund.amount) {
@@ -286,7 +275,7 @@ export class KaspiQrReturns {
         refundId,
         txnId: qr.qrPaymentId,
       });
-      return this.succeed(refund, null, 'confirmed by payment/details after a lost answer');
+      return this.outcomes.succeed(refund, null, 'confirmed by payment/details after a lost answer');
     }
     if (before !== null && now === before) {
       if (qr.sends < MAX_SENDS) {
@@ -297,12 +286,12 @@ export class KaspiQrReturns {
         await this.send(refundId, owner, deviceToken);
         return;
       }
-      return this.fatal(
+      return this.outcomes.fatal(
         refund,
         `payment/return sent ${qr.sends} times and payment/details still shows ${formatTenge(now)} left: a person must look`,
       );
     }
-    return this.fatal(
+    return this.outcomes.fatal(
       refund,
       `payment/details shows ${formatTenge(now)} left to return, neither ${before === null ? '?' : formatTenge(before)} (before) nor that less ${formatTenge(refund.amount)}: a person must look`,
     );
@@ -323,161 +312,6 @@ export class KaspiQrReturns {
     }
   }
 
-  // ---- outcomes ----
-
-  private async succeed(refund: Refund, opId: string | null, note: string | null): Promise<void> {
-    await this.deps.qrRefunds.update(refund.id, { returnOperationId: opId, note });
-    await (this.ledger as RefundLedger).finish(refund, 'success', { lastProblem: null });
-  }
-
-  private async declined(refund: Refund, e: KaspiQrApiError): Promise<AppError> {
-    const r = KASPI_REFUSALS[e.kind] ?? { status: 502, text: 'Kaspi refused the return' };
-    const text = `${r.text} (Kaspi ${e.kaspiCode}: ${e.kaspiMessage}); refund ${refund.id} is declined, nothing was returned`;
-    await (this.ledger as RefundLedger).finish(refund, 'declined', {
-      errorCode: int32(e.kaspiCode),
-      errorMessage: `${e.kind}: ${e.kaspiCode} ${e.kaspiMessage}`,
-    });
-    if (r.status >= 500)
-      log.error('kaspi qr return refused for a configuration reason: a person must fix it', {
-        refundId: refund.id,
-        kaspiCode: e.kaspiCode,
-        kind: e.kind,
-      });
-    return new AppError(KASPI_REFUSALS[e.kind] ? e.kind : 'kaspi_error', text, {
-      httpStatus: r.status,
-      details: { refundId: refund.id, kaspiCode: e.kaspiCode },
-    });
-  }
-
-  private async fatal(refund: Refund, reason: string): Promise<void> {
-    const moved = await this.deps.refunds.transition(undefined, refund.id, MOVABLE, {
-      status: 'fatal',
-      polled: true,
-      nextPollAt: null,
-      lastProblem: reason,
-      flagReason: reason,
-    });
-    if (moved)
-      log.error('kaspi qr return needs a person', { refundId: refund.id, txnId: refund.txnId, reason });
-  }
-
-  private async flag(refund: Refund, reason: string): Promise<void> {
-    await this.deps.refunds.transition(undefined, refund.id, MOVABLE, {
-      polled: true,
-      nextPollAt: null,
-      lastProblem: reason,
-      flagReason: reason,
-    });
-    log.error('kaspi qr return needs a person', { refundId: refund.id, reason });
-  }
-
-  /** Not settled yet: the poller looks again after `recheckMs`. */
-  private async later(refund: Refund, problem: string): Promise<void> {
-    log.warn('kaspi qr return not settled yet: will look again', { refundId: refund.id, problem });
-    await this.deps.refunds.transition(undefined, refund.id, MOVABLE, {
-      polled: true,
-      lastProblem: problem,
-      nextPollAt: dbTime(new Date(Date.now() + this.settings.recheckMs)),
-    });
-  }
-
-  // ---- checks and the row ----
-
-  private validate(input: QrReturnRequest): Required<QrReturnRequest> {
-    if (!input.actor?.id) throw new Error('a refund needs its actor for the audit log');
-    const { reason, idempotencyKey: key } = readRefundInput(input, QR_PAYMENT_ID);
-    return {
-      txnId: input.txnId,
-      amount: input.amount,
-      reason,
-      idempotencyKey: key,
-      createdBy: input.createdBy,
-      actor: input.actor,
-      qrReturnId: input.qrReturnId ?? null,
-    };
-  }
-
-  /** Credited, within what is left here, and no earlier return of it still unsettled. */
-  private async localCheck(trx: Knex.Transaction, req: Required<QrReturnRequest>): Promise<Payment> {
-    const p = await this.deps.payments.findForRefund(trx, 'kaspi_qr', req.txnId);
-    if (!p)
-      throw new AppError('payment_not_found', `no Kaspi QR purchase with QrPaymentId ${req.txnId}`, {
-        httpStatus: 404,
-      });
-    if (p.state !== 'credited')
-      throw new AppError(
-        'payment_not_credited',
-        `purchase ${req.txnId} is ${p.state}, not credited: nothing to return`,
-        { httpStatus: 409 },
-      );
-    const held = await this.deps.refunds.heldAmount(trx, p.id);
-    if (held + req.amount > p.amount)
-      throw new AppError(
-        'refund_exceeds_payment',
-        `refund ${formatTenge(req.amount)} is above what is left of purchase ${req.txnId}: ${formatTenge(Math.max(0, p.amount - held))} of ${formatTenge(p.amount)}`,
-        { httpStatus: 422, details: { remaining: formatTenge(Math.max(0, p.amount - held)) } },
-      );
-    const open = (await this.deps.refunds.listForPayment(p.id, trx)).find(
-      (r) => r.status === 'new' || r.status === 'fatal',
-    );
-    if (open)
-      throw new AppError(
-        'return_in_progress',
-        `return ${open.id} of purchase ${req.txnId} is not settled yet (${open.status}): it must be settled first`,
-        { httpStatus: 409, details: { refundId: open.id } },
-      );
-    return p;
-  }
-
-  private async insert(
-    trx: Knex.Transaction,
-    req: Required<QrReturnRequest>,
-    available: Tiyn,
-  ): Promise<string> {
-    const p = await this.localCheck(trx, req);
-    const id = await this.deps.refunds.insert(trx, {
-      source: 'kaspi_qr',
-      refundIdentificator: randomUUID(),
-      idempotencyKey: req.idempotencyKey,
-      paymentId: p.id,
-      txnId: req.txnId,
-      account: p.account,
-      amount: req.amount,
-      // payment/return takes tenge written from the tiyn (1500.5): the row keeps the tiyn.
-      returnAmount: req.amount,
-      amountUnit: 'tiyn',
-      reason: req.reason,
-      createdBy: req.createdBy,
-      // If this process dies mid-call, the poller settles it once our lock has run out.
-      nextPollAt: dbTime(new Date(Date.now() + this.settings.lockHoldMs)),
-    });
-    await this.deps.qrRefunds.insert(trx, {
-      refundId: id,
-      qrPaymentId: req.txnId,
-      scheme: this.scheme === 'r2' ? 'r2' : 'r3',
-      qrReturnId: req.qrReturnId,
-      availableBefore: available,
-    });
-    const held = await this.deps.refunds.heldAmount(trx, p.id);
-    await audit.record(trx, {
-      actor: req.actor,
-      action: 'refund.filed',
-      target: { type: 'refund', id },
-      details: {
-        source: 'kaspi_qr',
-        txnId: req.txnId,
-        paymentId: String(p.id),
-        amount: formatTenge(req.amount),
-        reason: req.reason,
-        leftBefore: formatTenge(p.amount - held + req.amount),
-        kaspiAvailable: formatTenge(available),
-        ...(req.qrReturnId ? { qrReturnId: req.qrReturnId } : {}),
-      },
-    });
-    return id;
-  }
-
-  /** The request log (channel kaspi_qr): what was asked of Kaspi for a return and what came back. Never the device token. */
   private record(
     command: string,
     qrPaymentId: string,
@@ -486,28 +320,11 @@ export class KaspiQrReturns {
     err: unknown,
     answer?: Record<string, unknown>,
   ): void {
-    const result =
-      err instanceof KaspiQrApiError
-        ? err.kaspiCode
-        : err instanceof KaspiQrTransportError
-          ? `transport_${err.reason}`
-          : err
-            ? 'error'
-            : 0;
-    this.deps.requestLog.record({
-      channel: 'kaspi_qr',
-      method: command === 'payment/details' ? 'GET' : 'POST',
-      command,
-      txnId: qrPaymentId,
-      request: JSON.stringify({
-        QrPaymentId: qrPaymentId,
-        ...(refund ? { Amount: formatTenge(refund.amount), refundId: refund.id } : {}),
-      }),
-      result,
-      comment: err ? message(err) : null,
-      response: answer ? JSON.stringify(answer) : null,
-      durationMs: Date.now() - started,
+    const request = JSON.stringify({
+      QrPaymentId: qrPaymentId,
+      ...(refund ? { Amount: formatTenge(refund.amount), refundId: refund.id } : {}),
     });
+    recordQrCall(this.deps.requestLog, { command, txnId: qrPaymentId, started, err, request, answer });
   }
 }
 
@@ -517,10 +334,4 @@ function isDetails(v: unknown): v is PaymentDetails {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function sameOrConflict(earlier: Refund, req: { txnId: string; amount: Tiyn; reason: string }): Refund {
-  if (earlier.txnId === req.txnId && earlier.amount === req.amount && earlier.reason === req.reason)
-    return earlier;
-  throw new ConflictError('idempotency key already used for another refund', { refundId: earlier.id });
 }

@@ -327,18 +327,33 @@ describe.each(dbKinds)('[%s] the operator console in a real browser', (kind) => 
   it('when a person switches to Russian, then the page is in Russian with amounts as 1 500,00 ₸ and the choice is remembered', async () => {
     const page = await newPage();
     await signIn(page, 'operator');
+    await page.waitForURL(`${base}/console`);
+    // The switch is a POST answered by a redirect to the same page: wait for the new document's
+    // language, never for a URL (it does not change) or a bare isVisible (it does not wait).
     await page.getByRole('button', { name: 'Русский' }).click();
-    await expect(page.getByRole('link', { name: 'Платежи' }).isVisible()).resolves.toBe(true);
-    await expect(page.locator('html').getAttribute('lang')).resolves.toBe('ru');
+    await page.locator('html[lang=ru]').waitFor();
+    await page.getByRole('link', { name: 'Платежи' }).waitFor();
     const p = (await t.gateway.stores.payments.findByTxnAnySource(paid.txnId))[0];
     await page.goto(`${base}/console/payments/${p?.id}`);
+    await page.getByRole('heading', { name: 'Журнал запросов' }).waitFor();
     await expect(page.locator('dl.fields').textContent()).resolves.toContain('1\u00a0500,00\u00a0₸');
-    await expect(page.getByRole('heading', { name: 'Журнал запросов' }).isVisible()).resolves.toBe(true);
     await noSeriousAxe(page);
     await screenshot(page, `${kind}-payment-ru`);
     expect((await t.gateway.db.knex('console_users').where({ login: 'operator' }).first()).lang).toBe('ru');
+    // Remembered per person: a new session opens in Russian.
+    await page.getByRole('button', { name: 'Выйти' }).click();
+    await page.waitForURL(/\/console\/sign-in$/);
+    // The sign-in page is in Russian too (the language cookie): its fields by their Russian labels.
+    await page.locator('html[lang=ru]').waitFor();
+    await page.getByLabel('Логин').fill('operator');
+    await page.getByLabel('Пароль').fill(PASSWORDS.operator);
+    await page.getByRole('button', { name: 'Войти' }).click();
+    await page.waitForURL(`${base}/console`);
+    await page.locator('html[lang=ru]').waitFor();
     await page.getByRole('button', { name: 'English' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('html[lang=en]').waitFor();
+    expect((await t.gateway.db.knex('console_users').where({ login: 'operator' }).first()).lang).toBe('en');
+    await signOut(page);
     await page.close();
   });
 });

@@ -150,6 +150,32 @@ describe.each(dbKinds)('[%s] the console Reconciliation page in a real browser',
     await page.close();
   });
 
+  it('when an operator uploads a file whose headers the profile cannot map, then the page names the headers seen and the fields missing', async () => {
+    const file = path.join(dir, 'wrong-headers.csv');
+    fs.writeFileSync(
+      file,
+      csvOf([
+        ['Something', 'Else'],
+        ['1', '2'],
+      ]),
+    );
+    const page = await newPage();
+    await signIn(page, 'operator');
+    await nav(page, 'Reconciliation').click();
+    await page.getByLabel('Registry file (xlsx or csv)').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    expect(text).toContain('The file was refused');
+    expect(text).toContain('Fields missing');
+    expect(text).toContain('Something');
+    // The import's own ERROR for a file it cannot map; nothing else.
+    expect(logs.find('error', 'registry import failed')).toHaveLength(1);
+    logs.clear();
+    await page.close();
+  });
+
   it('when a viewer opens Reconciliation, then there is no upload or resolve form, and both POSTs are answered 403 with nothing stored', async () => {
     const page = await newPage();
     await signIn(page, 'viewer');

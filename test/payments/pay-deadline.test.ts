@@ -7,16 +7,25 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { check, newTxnId, pay } from '../support/kaspi.js';
 import { captureLogs } from '../support/log-capture.js';
 
+/**
+ * No timing asserts (a loaded machine makes them fail): each case holds what the pay waits for (the
+ * billing's call, the pool's only connection, a row lock) until the answer is in, so an answer at all
+ * shows the deadline cut it; the answer's result, prv_txn and the stored state say what it promised.
+ */
 const DEADLINE_MS = 500;
-/** What an answer may take beyond the deadline: the XML, the socket, a loaded CI machine. */
-const SLACK_MS = 350;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 captureLogs('error');
 
-async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
-  const started = performance.now();
-  const out = await f();
-  return [out, performance.now() - started];
+/**
+ * A repeat of a stored pay, as Kaspi repeats one: again while the answer is 4 (a repeat on a loaded
+ * machine may meet the deadline itself), at most 20 times; the first other answer.
+ */
+async function settled(...args: Parameters<typeof pay>): ReturnType<typeof pay> {
+  for (let i = 1; ; i++) {
+    const answer = await pay(...args);
+    if (answer.xml.result !== '4' || i === 20) return answer;
+    await sleep(100);
+  }
 }
 
 async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
@@ -61,18 +70,22 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
 
   it('when the billing answers later than the deadline, then pay answers 4 with prv_txn in time and the credit lands after it', async () => {
     fake.accounts.set('8001', { name: 'A B' });
-    fake.slowMs = 1200;
+    // The billing keeps the credit call open, not applied, until released: an answer before that is the deadline's.
+    fake.hold = 'before-apply';
     const txn = newTxnId();
-    const [first, ms] = await timed(() => pay(remote.api(), txn, '8001', '200.00'));
-    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    const first = await pay(remote.api(), txn, '8001', '200.00');
     expect(first.xml.result).toBe('4');
     expect(first.xml.prv_txn).toMatch(/^\d+$/);
+    expect((await payment(remote, txn))?.state).toBe('crediting');
+    expect(fake.appliedCount(`kaspi:${txn}`)).toBe(0);
     expect((await pay(remote.api(), txn, '8001', '200.00')).xml).toMatchObject({
       result: '4',
       prv_txn: first.xml.prv_txn,
     });
+    fake.hold = 'none';
+    fake.release();
     await until('credited', async () => (await payment(remote, txn))?.state === 'credited');
-    expect((await pay(remote.api(), txn, '8001', '200.00')).xml).toMatchObject({
+    expect((await settled(remote.api(), txn, '8001', '200.00')).xml).toMatchObject({
       result: '0',
       prv_txn: first.xml.prv_txn,
     });
@@ -84,18 +97,16 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     const txn = newTxnId();
     const trx = await holdPool(sql);
     let answer;
-    let ms;
     try {
-      [answer, ms] = await timed(() => pay(sql.api(), txn, '8101', '150.00'));
+      answer = await pay(sql.api(), txn, '8101', '150.00');
     } finally {
       await trx.commit();
     }
-    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
     // Nothing was committed when we answered: no prv_txn to promise, but never a final "no".
     expect(answer.xml).toMatchObject({ result: '4', txn_id: txn });
     expect(answer.xml.prv_txn).toBeUndefined();
     await until('credited', async () => (await payment(sql, txn))?.state === 'credited');
-    const again = await pay(sql.api(), txn, '8101', '150.00');
+    const again = await settled(sql.api(), txn, '8101', '150.00');
     expect(again.xml.result).toBe('0');
     expect(again.xml.prv_txn).toBe((await payment(sql, txn))?.id);
     expect((await sql.gateway.stores.accounts.getAccount('8101'))?.balance).toBe(15000);
@@ -106,17 +117,17 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     const txn = newTxnId();
     const trx = await holdPool(remote);
     let answer;
-    let ms;
     try {
-      [answer, ms] = await timed(() => pay(remote.api(), txn, '8201', '99.99'));
+      answer = await pay(remote.api(), txn, '8201', '99.99');
     } finally {
       await trx.commit();
     }
-    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
-    expect(answer.xml.result).toBe('4');
+    // Nothing was committed when we answered: no prv_txn to promise, but never a final "no".
+    expect(answer.xml).toMatchObject({ result: '4', txn_id: txn });
+    expect(answer.xml.prv_txn).toBeUndefined();
     await until('credited', async () => (await payment(remote, txn))?.state === 'credited');
     const row = (await payment(remote, txn)) as Payment;
-    expect((await pay(remote.api(), txn, '8201', '99.99')).xml).toMatchObject({
+    expect((await settled(remote.api(), txn, '8201', '99.99')).xml).toMatchObject({
       result: '0',
       prv_txn: row.id,
     });
@@ -125,21 +136,23 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
 
   it('when the database stalls after the billing credited (external billing), then pay answers 4 with prv_txn in time and settles to 0', async () => {
     fake.accounts.set('8301', { name: 'G H' });
-    fake.slowMs = 200;
+    // The billing applies the credit and holds its answer until the pool is taken: the row is in, its
+    // final state must wait for the pool, and only the deadline can answer.
+    fake.hold = 'after-apply';
     const txn = newTxnId();
     let trx: Knex.Transaction | undefined;
-    // Take the pool while the billing call is in flight: the row is in, its final state must wait.
     const holding = fake.waitForCreditCalls(fake.creditCalls().length + 1).then(async () => {
       trx = await holdPool(remote);
+      fake.hold = 'none';
+      fake.release();
     });
-    const [answer, ms] = await timed(() => pay(remote.api(), txn, '8301', '10.00'));
+    const answer = await pay(remote.api(), txn, '8301', '10.00');
     await holding;
-    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
     expect(answer.xml.result).toBe('4');
     expect(answer.xml.prv_txn).toMatch(/^\d+$/);
     await trx?.commit();
     await until('credited', async () => (await payment(remote, txn))?.state === 'credited');
-    expect((await pay(remote.api(), txn, '8301', '10.00')).xml).toMatchObject({
+    expect((await settled(remote.api(), txn, '8301', '10.00')).xml).toMatchObject({
       result: '0',
       prv_txn: answer.xml.prv_txn,
     });
@@ -148,9 +161,9 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
 
   it('when the billing answers a check later than the deadline, then check answers 5 in time', async () => {
     fake.accounts.set('8501', { name: 'Q R' });
+    // Slower than the deadline but within BILLING_TIMEOUT_MS: only the deadline can answer 5 here.
     fake.slowMs = 1200;
-    const [c, ms] = await timed(() => check(remote.api(), newTxnId(), '8501'));
-    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    const c = await check(remote.api(), newTxnId(), '8501');
     expect(c.xml).toMatchObject({ result: '5', comment: 'Billing unavailable, try again later' });
   });
 
@@ -158,13 +171,11 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
     await sql.gateway.stores.accounts.addAccount({ account: '8601', name: 'S T', balance: 0 });
     const trx = await holdPool(sql);
     let c;
-    let ms;
     try {
-      [c, ms] = await timed(() => check(sql.api(), newTxnId(), '8601'));
+      c = await check(sql.api(), newTxnId(), '8601');
     } finally {
       await trx.commit();
     }
-    expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
     expect(c.xml.result).toBe('5');
     expect((await check(sql.api(), newTxnId(), '8601')).xml.result).toBe('0');
   });
@@ -179,17 +190,15 @@ describe.each(dbKinds)('[%s] pay deadline', (kind) => {
       await trx('accounts').where({ account: '8401' }).forUpdate().first();
       const txn = newTxnId();
       let answer;
-      let ms;
       try {
-        [answer, ms] = await timed(() => pay(sql.api(), txn, '8401', '75.00'));
+        answer = await pay(sql.api(), txn, '8401', '75.00');
       } finally {
         await trx.rollback();
         await other.close();
       }
-      expect(ms).toBeLessThan(DEADLINE_MS + SLACK_MS);
       expect(answer.xml.result).toBe('4');
       await until('credited', async () => (await payment(sql, txn))?.state === 'credited');
-      expect((await pay(sql.api(), txn, '8401', '75.00')).xml.result).toBe('0');
+      expect((await settled(sql.api(), txn, '8401', '75.00')).xml.result).toBe('0');
       expect((await sql.gateway.stores.accounts.getAccount('8401'))?.balance).toBe(7500);
     });
   }

@@ -4,7 +4,7 @@ import { layout, select, table, time, type Ctx } from './layout.js';
 
 export function auditPage(
   c: Ctx,
-  f: { actor?: string; action?: string; target?: string },
+  f: { actor?: string; action?: string; target?: string; day?: string },
   entries: AuditEntry[],
   next: string | null,
   actions: readonly string[],
@@ -22,6 +22,10 @@ export function auditPage(
         <div>
           <label for="target">${c.t('target')}</label
           ><input id="target" name="target" value="${f.target ?? ''}" maxlength="200" />
+        </div>
+        <div>
+          <label for="day">${c.t('day')}</label
+          ><input id="day" name="day" type="date" value="${f.day ?? ''}" />
         </div>
         <button type="submit">${c.t('apply')}</button>
       </form>

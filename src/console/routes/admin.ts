@@ -1,7 +1,9 @@
 import type { Router } from 'express';
 import { AUDIT_ACTIONS } from '../../audit/audit-log.js';
-import { NotFoundError } from '../../shared/errors.js';
+import { dbTime } from '../../db/db.js';
+import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import { needRole } from '../console-http.js';
+import { localDateToUtc } from '../format.js';
 import { html, type SafeHtml } from '../html.js';
 import { auditPage, notice, usersPage } from '../pages/index.js';
 import { actor, ctx, cursor, one, PAGE, send, sess, type ConsoleDeps } from './common.js';
@@ -14,8 +16,14 @@ export function registerAdminRoutes(router: Router, deps: ConsoleDeps): void {
       actor: one(req.query.actor),
       action: AUDIT_ACTIONS.includes(req.query.action as never) ? (req.query.action as string) : undefined,
       target: one(req.query.target),
+      day: one(req.query.day, 10),
     };
+    // A Kazakhstan day, [its midnight, the next one), in the table's UTC times.
+    const from = f.day ? localDateToUtc(f.day, deps.settings.offset) : null;
+    if (f.day && !from) throw new ValidationError('the day is YYYY-MM-DD');
     const entries = await deps.audit.list({
+      from: from ? dbTime(from) : undefined,
+      to: from ? dbTime(new Date(from.getTime() + 86_400_000)) : undefined,
       actor: f.actor,
       action: f.action,
       targetId: f.target,
