@@ -314,6 +314,39 @@ describe.each(dbKinds)('[%s] Kaspi QR purchases and the status engine', (kind) =
     logs.clear();
   });
 
+  it('when more purchases are due than one batch holds, then one tick asks each of them once (not 50 a tick whatever the number open)', async () => {
+    const service = g.services.kaspiQr!.service;
+    const n = 260; // more than a batch (200): the tick takes a second one
+    let made = 0;
+    const ids: string[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (made < n) {
+          made += 1;
+          const { purchase } = await service.create({
+            kind: 'qr',
+            account: 'QR-1',
+            amount: 10_00,
+            idempotencyKey: key(),
+          });
+          ids.push(purchase.qrPaymentId);
+        }
+      }),
+    );
+    const before = s.fake.calls('paymentStatus').length;
+    // A budget no loaded machine runs out of: what is tested is that the tick goes past one batch.
+    const out = await engine().run({ budgetMs: 600_000 }, new Date(Date.now() + 10_000));
+    expect(out.polled).toBe(n);
+    const asked = s.fake
+      .calls('paymentStatus')
+      .slice(before)
+      .map((r) => r.path.split('/').pop());
+    expect(new Set(asked)).toEqual(new Set(ids));
+    expect(asked).toHaveLength(n);
+    // Asked once: the same moment again finds none due (each moved by its own interval).
+    expect((await engine().run({}, new Date(Date.now() + 10_000))).polled).toBe(0);
+  });
+
   it('when two gateways poll one purchase at the same moment (two engines, two leases), then Kaspi is asked once and it is credited once', async () => {
     const second: TestGateway = await startTestGateway(
       kind,
