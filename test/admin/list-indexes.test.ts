@@ -105,8 +105,14 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
       {
         indexes: {
           payments: ['payments_state_next_idx', 'payments_state_idx'],
-          // by status for gateway_refunds{status}; flagged_at for gateway_refunds_flagged
-          refunds: ['refunds_status_idx', 'refunds_status_next_idx', 'refunds_flagged_idx'],
+          // by status for gateway_refunds{status} (any index led by status: SQLite may take the
+          // reconciliation's (status, finished_at)); flagged_at for gateway_refunds_flagged
+          refunds: [
+            'refunds_status_idx',
+            'refunds_status_next_idx',
+            'refunds_status_finished_idx',
+            'refunds_flagged_idx',
+          ],
         },
       },
     ],
