@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Command } from 'commander';
 import { registerQrCommands } from '../../src/cli/qr-commands.js';
-import { createDb } from '../../src/db/db.js';
 import { configureLogger, quietTestRun } from '../../src/log/logger.js';
-import { createStores } from '../../src/wiring/wiring.js';
 import { dbKinds } from '../support/databases.js';
 import type { Scheme } from '../support/fake-kaspi-qr.js';
 import { installRemote } from '../support/fake-kaspi-qr-remote.js';
 import { paidQrPurchase, startReturnsGateway, type ReturnsSetup } from '../support/kaspi-qr-returns.js';
 import { balanceOf } from '../support/ledger.js';
+import { runCliInProcess } from '../support/cli-in-process.js';
 
 /**
  * Remote invoices and r2 return sessions on the command line: `qr payments create --remote
@@ -20,24 +18,7 @@ describe.each(dbKinds)('[%s] Kaspi QR remote invoices and return sessions on the
 
   /** Runs a command in-process on the gateway's database; returns what it printed. */
   async function cli(s: ReturnsSetup, ...args: string[]): Promise<Record<string, unknown>> {
-    const program = new Command('cli').exitOverride();
-    registerQrCommands(program, {
-      open: async () => {
-        const db = createDb(s.t.config.DATABASE_URL, { poolMax: 2 });
-        return { config: s.t.config, db, stores: createStores(db) };
-      },
-    });
-    let out = '';
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => {
-      out += chunk;
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(['node', 'cli', ...args]);
-    } finally {
-      process.stdout.write = write;
-    }
+    const out = await runCliInProcess(s.t.config, registerQrCommands, args);
     return JSON.parse(out) as Record<string, unknown>;
   }
 

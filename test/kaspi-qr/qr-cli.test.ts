@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Command } from 'commander';
 import { registerQrCommands } from '../../src/cli/qr-commands.js';
-import { createDb } from '../../src/db/db.js';
 import { configureLogger, quietTestRun } from '../../src/log/logger.js';
-import { createStores } from '../../src/wiring/wiring.js';
 import { dbKinds } from '../support/databases.js';
 import { QR_DEVICE_TOKEN, startQrGateway, type QrSetup } from '../support/kaspi-qr.js';
+import { runCliInProcess } from '../support/cli-in-process.js';
 
 describe.each(dbKinds)('[%s] Kaspi QR on the command line', (kind) => {
   let s: QrSetup;
@@ -22,24 +20,7 @@ describe.each(dbKinds)('[%s] Kaspi QR on the command line', (kind) => {
 
   /** Runs a command in-process on the test database; returns what it printed. */
   async function cli(...args: string[]): Promise<unknown> {
-    const program = new Command('cli').exitOverride();
-    registerQrCommands(program, {
-      open: async () => {
-        const db = createDb(s.t.config.DATABASE_URL, { poolMax: 2 });
-        return { config: s.t.config, db, stores: createStores(db) };
-      },
-    });
-    let out = '';
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => {
-      out += chunk;
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(['node', 'cli', ...args]);
-    } finally {
-      process.stdout.write = write;
-    }
+    const out = await runCliInProcess(s.t.config, registerQrCommands, args);
     return JSON.parse(out) as unknown;
   }
 

@@ -1,8 +1,5 @@
-import { Command } from 'commander';
 import { registerRefundCommands } from '../../src/cli/refund-commands.js';
-import { createDb } from '../../src/db/db.js';
 import { configureLogger, quietTestRun } from '../../src/log/logger.js';
-import { createStores } from '../../src/wiring/wiring.js';
 import { createTestDatabase, dbKinds, type TestDatabase } from '../support/databases.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { balanceOf } from '../support/ledger.js';
@@ -13,6 +10,7 @@ import {
   startReturnsGateway,
   type ReturnsSetup,
 } from '../support/kaspi-qr-returns.js';
+import { runCliInProcess } from '../support/cli-in-process.js';
 
 /** Schemes without unattended returns, two gateways returning one purchase at once, and the CLI. */
 describe.each(dbKinds)('[%s] Kaspi QR returns: schemes, concurrency, CLI', (kind) => {
@@ -122,35 +120,16 @@ describe.each(dbKinds)('[%s] Kaspi QR returns: schemes, concurrency, CLI', (kind
 
     it('when refunds create --source kaspi_qr is run, then the purchase is returned through payment/return', async () => {
       const p = await paidQrPurchase(s, 30000);
-      const program = new Command('cli').exitOverride();
-      registerRefundCommands(program, {
-        open: async () => {
-          const db = createDb(s.t.config.DATABASE_URL, { poolMax: 2 });
-          return { config: s.t.config, db, stores: createStores(db) };
-        },
-      });
-      let out = '';
-      const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = ((chunk: string) => {
-        out += chunk;
-        return true;
-      }) as typeof process.stdout.write;
-      try {
-        await program.parseAsync([
-          'node',
-          'cli',
-          'refunds',
-          'create',
-          p.txnId,
-          '75.50',
-          'broken',
-          'router',
-          '--source',
-          'kaspi_qr',
-        ]);
-      } finally {
-        process.stdout.write = write;
-      }
+      const out = await runCliInProcess(s.t.config, registerRefundCommands, [
+        'refunds',
+        'create',
+        p.txnId,
+        '75.50',
+        'broken',
+        'router',
+        '--source',
+        'kaspi_qr',
+      ]);
       const printed = JSON.parse(out) as Record<string, unknown>;
       expect(printed).toMatchObject({
         source: 'kaspi_qr',

@@ -1,16 +1,14 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Command } from 'commander';
 import { registerPaymentCommands } from '../../src/cli/payment-commands.js';
 import { registerRefundCommands } from '../../src/cli/refund-commands.js';
-import { createDb } from '../../src/db/db.js';
 import { configureLogger, quietTestRun } from '../../src/log/logger.js';
-import { createStores } from '../../src/wiring/wiring.js';
 import { dbKinds } from '../support/databases.js';
 import { FakeRefundApi } from '../support/fake-refund-api.js';
 import type { TestGateway } from '../support/gateway.js';
 import { creditedPayment, startRefundGateway } from '../support/refunds.js';
+import { runCliInProcess } from '../support/cli-in-process.js';
 
 const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
 
@@ -33,26 +31,14 @@ describe.each(dbKinds)('[%s] refunds and payments on the command line', (kind) =
 
   /** Runs a command in-process on the test database; returns what it printed. */
   async function cli(...args: string[]): Promise<unknown> {
-    const program = new Command('cli').exitOverride();
-    const deps = {
-      open: async () => {
-        const db = createDb(t.config.DATABASE_URL, { poolMax: 2 });
-        return { config: t.config, db, stores: createStores(db) };
+    const out = await runCliInProcess(
+      t.config,
+      (program, deps) => {
+        registerRefundCommands(program, deps);
+        registerPaymentCommands(program, deps);
       },
-    };
-    registerRefundCommands(program, deps);
-    registerPaymentCommands(program, deps);
-    let out = '';
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => {
-      out += chunk;
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      await program.parseAsync(['node', 'cli', ...args]);
-    } finally {
-      process.stdout.write = write;
-    }
+      args,
+    );
     return JSON.parse(out) as unknown;
   }
 
