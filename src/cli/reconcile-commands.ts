@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { actors, type Actor } from '../audit/audit-log.js';
 import { AppError } from '../shared/errors.js';
 import { createServices } from '../wiring/wiring.js';
+import { monthCsv, monthJson, monthText } from '../reconcile/reconcile-month.js';
 import { exitCodeOf, itemsCsv, reportJson, summaryText } from '../reconcile/reconcile-report.js';
 import { RESOLVE_ACTIONS, type ReconcileService } from '../reconcile/reconcile-service.js';
 import { RegistryFileError } from '../reconcile/registry-errors.js';
@@ -12,7 +13,7 @@ import { CliError, openCliContext, print, type CliContext } from './cli-context.
 import type { CommandDeps } from './refund-commands.js';
 
 /**
- * `reconcile import|list|show|items|todo|resolve|rerun|export|profiles` (shared/spec/reconciliation.md
+ * `reconcile import|list|show|items|todo|resolve|rerun|export|month|profiles` (shared/spec/reconciliation.md
  * "Interfaces"). Exit codes: 0 nothing needs a person, 3 action items are open, 1 the file could not
  * be read, 2 a usage error (CliError, from src/cli/index.ts).
  */
@@ -285,6 +286,31 @@ export function registerReconcileCommands(program: Command, deps: CommandDeps = 
     .action(
       reconcileAction(deps, async (svc, _ctx, run: string, o: { out: string }) => {
         print({ written: await writeOutputs(svc, run, o.out) });
+      }),
+    );
+
+  rc.command('month <yyyy-mm>')
+    .description(
+      'the monthly statement: per day Kaspi and ours, days without a registry, open items (exit 3: action items open)',
+    )
+    .option('--json', 'print statement.json instead of the text')
+    .option('--out <dir>', 'write statement.json, statement.csv and statement.txt')
+    .action(
+      reconcileAction(deps, async (svc, _ctx, month: string, o: { json?: boolean; out?: string }) => {
+        if (!/^\d{4}-\d{2}$/.test(month)) throw new CliError('month must be YYYY-MM');
+        const m = await svc.month(month);
+        if (o.out) {
+          fs.mkdirSync(o.out, { recursive: true });
+          for (const [name, text] of [
+            ['statement.json', `${JSON.stringify(monthJson(m), null, 2)}\n`],
+            ['statement.csv', monthCsv(m)],
+            ['statement.txt', monthText(m)],
+          ] as const)
+            fs.writeFileSync(path.join(o.out, name), text);
+        }
+        if (o.json) print(monthJson(m));
+        else say(monthText(m));
+        process.exitCode = m.openItems.some((i) => i.severity === 'action') ? 3 : 0;
       }),
     );
 

@@ -1,6 +1,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import { actors, type Actor } from '../audit/audit-log.js';
 import { ValidationError } from '../shared/errors.js';
+import { monthCsv, monthJson, monthText } from './reconcile-month.js';
 import { itemsCsv, reportJson, summaryText } from './reconcile-report.js';
 import type { ReconcileService } from './reconcile-service.js';
 import { RegistryFileError } from './registry-errors.js';
@@ -96,6 +97,22 @@ export function reconcileRoutes(deps: ReconcileRoutesDeps): Router {
       offset: offset ? Number(offset) : undefined,
     });
     res.json({ runs: await Promise.all(runs.map((r) => svc.runSummary(r))) });
+  });
+
+  // The monthly statement: `2026-11` or `202611`; ?format=json (default) | csv | txt.
+  router.get('/api/reconciliations/month/:yyyymm', async (req: Request, res: Response) => {
+    const raw = String(req.params.yyyymm);
+    const month = /^\d{6}$/.test(raw) ? `${raw.slice(0, 4)}-${raw.slice(4)}` : raw;
+    const format = q(req, 'format') ?? 'json';
+    if (!['json', 'csv', 'txt'].includes(format)) throw new ValidationError('format: json, csv or txt');
+    const m = await svc.month(month);
+    if (format === 'csv')
+      res
+        .type('text/csv; charset=utf-8')
+        .set('Content-Disposition', `attachment; filename="reconciliation-${m.month}.csv"`)
+        .send(monthCsv(m));
+    else if (format === 'txt') res.type('text/plain; charset=utf-8').send(monthText(m));
+    else res.json(monthJson(m));
   });
 
   router.get('/api/reconciliations/:id', async (req: Request, res: Response) => {

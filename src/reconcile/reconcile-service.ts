@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { HeldRecords } from './reconcile-held.js';
 import { RegistryImporter } from './reconcile-import.js';
 import { sortItems } from './reconcile-matcher.js';
+import { monthStatement, type MonthStatement } from './reconcile-month.js';
 import type { RunCounts, RunEnd } from './reconcile-metrics.js';
 import { itemView, runView, type ReportContext } from './reconcile-report.js';
 import { Resolutions } from './reconcile-resolve.js';
@@ -116,6 +117,11 @@ export class ReconcileService implements RunCounts {
 
   resolve(itemId: string, input: ResolveInput): Promise<StoredItem> {
     return this.resolutions.resolve(itemId, input);
+  }
+
+  /** The monthly statement of YYYY-MM (for the reconciliation by the 7th and the Act of services). */
+  month(month: string): Promise<MonthStatement> {
+    return monthStatement(this.deps.db, this.held, this.deps.settings, month);
   }
 
   async watch(now = new Date()): Promise<WatchResult> {
