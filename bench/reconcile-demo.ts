@@ -1,7 +1,8 @@
 /**
  * A registry to try the reconciliation on (README "Reconciliation"): plants our side in the
  * configured database through the paths that make it in real life, and writes Kaspi's side as an
- * xlsx registry with one difference of each class of shared/spec/reconciliation.md (every one).
+ * xlsx registry with one difference of each class of shared/spec/reconciliation.md (every one) and
+ * COMMISSION_RATE (the import run with RECONCILE_COMMISSION_PERCENT=1.95).
  *
  * - Payments through the pay path Kaspi's pay uses (embedded billing); two of them through the same
  *   path with an external billing that answers 503 (FakeBilling), so they stay `pending`.
@@ -14,7 +15,7 @@
  * REFUND_MISSING_KASPI is a refund finished in the registry's period. Then:
  *
  *   npx tsx bench/reconcile-demo.ts --out reestr-demo.xlsx          # prints the import command
- *   npm run cli -- reconcile import reestr-demo.xlsx --from D --to D --profile kaspi-demo \
+ *   RECONCILE_COMMISSION_PERCENT=1.95 npm run cli -- reconcile import reestr-demo.xlsx --from D --to D --profile kaspi-demo \
  *       --received-at <D+1>T09:00:00+05:00                           # the summary, exit 3
  *
  * Use a fresh database: other payments of that day are MISSING_KASPI too.
@@ -53,6 +54,8 @@ export interface Demo {
   resolutions: DemoResolution[];
   /** The CLI's import arguments after `reconcile import <file>`. */
   importArgs: string[];
+  /** The environment the import needs: the commission check on. */
+  importEnv: Record<string, string>;
 }
 
 /** What the demo plants through. */
@@ -79,6 +82,7 @@ const HEADER = [
   'Статус',
   'Номер возврата',
   'Услуга',
+  'Комиссия',
 ];
 const ACTOR = { id: 'demo', ip: null };
 
@@ -220,7 +224,8 @@ export async function plantDemo(
     '',
   ];
   const bytes = await registry(`Реестр платежей за ${ru(d)} (демо)`, [
-    ok(1, '2 000,00', `${ru(d)} 15:15:00`, `${acc(1)}-other`),
+    // 1.95 % of 2 000.00 is 39.00: 39.02 is COMMISSION_RATE (RECONCILE_COMMISSION_PERCENT=1.95).
+    [...ok(1, '2 000,00', `${ru(d)} 15:15:00`, `${acc(1)}-other`), '39,02'],
     ok(2, '500,01', `${ru(d)} 12:00:00`, acc(2)),
     ok(6, '250,00', `${ru(d)} 10:00:00`, acc(4)), // MISSING_OURS
     ok(5, '100,00', `${ru(d)} 11:00:00`, acc(5)), // REFUSED_OURS
@@ -244,6 +249,7 @@ export async function plantDemo(
   return {
     day: isoDay(d),
     bytes,
+    importEnv: { RECONCILE_COMMISSION_PERCENT: '1.95' },
     importArgs: [
       '--from',
       isoDay(d),
@@ -275,6 +281,7 @@ export async function plantDemo(
       REFUND_OVER_PAYMENT: 1,
       REFUND_WITHOUT_PAYMENT: 1,
       REFUND_MISSING_KASPI: 1,
+      COMMISSION_RATE: 1,
       FILE_TOTAL_MISMATCH: 1,
       ROW_INVALID: 1,
       TXN_ID_PRECISION: 1,
@@ -327,6 +334,11 @@ export async function plantDemo(
       { class: 'REFUND_OVER_PAYMENT', action: 'accept', note: 'Kaspi: the same wrong line, 100.00 refunded' },
       { class: 'REFUND_WITHOUT_PAYMENT', action: 'ignore', note: 'a sale that did not come through us' },
       { class: 'REFUND_MISSING_KASPI', action: 'accept', note: 'Kaspi: in the next registry' },
+      {
+        class: 'COMMISSION_RATE',
+        action: 'accept',
+        note: 'the Act of services has 39.02: Kaspi rounds per operation',
+      },
       { class: 'ROW_INVALID', action: 'ignore', note: 'Kaspi sent a corrected line by e-mail' },
       { class: 'TXN_ID_PRECISION', action: 'link', payment: long, note: 'same amount and day' },
       { class: 'FILE_TOTAL_MISMATCH', action: 'accept', note: 'Kaspi: the totals line is wrong' },
@@ -382,7 +394,9 @@ async function main(): Promise<void> {
     fs.writeFileSync(out, demo.bytes);
     process.stdout.write(
       `${JSON.stringify({ file: out, day: demo.day, planted: demo.expected, resolutions: demo.resolutions }, null, 2)}\n` +
-        `npm run cli -- reconcile import ${out} ${demo.importArgs.join(' ')}\n`,
+        `${Object.entries(demo.importEnv)
+          .map(([k, v]) => `${k}=${v} `)
+          .join('')}npm run cli -- reconcile import ${out} ${demo.importArgs.join(' ')}\n`,
     );
   } finally {
     await ctx.stores.requestLog.flush();

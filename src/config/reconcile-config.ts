@@ -36,6 +36,12 @@ export const RECONCILE_SCHEMA = {
   RECONCILE_EXPECT_DAILY: bool.describe(
     'warn when no registry covers a business day by the end of the next one',
   ),
+  RECONCILE_COMMISSION_PERCENT: z
+    .string()
+    .regex(/^(\d{1,2}(\.\d{1,4})?)?$/)
+    .describe(
+      "Kaspi's commission in percent (e.g. 1.95): a registry row's commission off by more than 1 tiyn is COMMISSION_RATE; empty = off",
+    ),
   RECONCILE_MAX_FILE_BYTES: int(1024, 16 * 1024 * 1024).describe('largest registry file accepted (bytes)'),
   RECONCILE_MAX_ROWS: int(1, 1_000_000).describe('most rows in a registry'),
   RECONCILE_MAX_UNZIPPED_BYTES: int(1024 * 1024, 2 * 1024 * 1024 * 1024).describe(
@@ -52,6 +58,7 @@ export const RECONCILE_DEFAULTS: Record<string, string> = {
   RECONCILE_GRACE_BUSINESS_DAYS: '3',
   RECONCILE_HOLIDAYS: '',
   RECONCILE_EXPECT_DAILY: 'false',
+  RECONCILE_COMMISSION_PERCENT: '',
   RECONCILE_MAX_FILE_BYTES: String(10 * 1024 * 1024),
   RECONCILE_MAX_ROWS: '200000',
   RECONCILE_MAX_UNZIPPED_BYTES: String(200 * 1024 * 1024),

@@ -1,7 +1,15 @@
 import { readTxnDate } from '../shared/txn-date.js';
 import { periodRange, wallAt } from './reconcile-calendar.js';
 import type { HeldRecords } from './reconcile-held.js';
-import { match, NOWHERE, type MatchInput, type MatchResult, type OurPayment } from './reconcile-matcher.js';
+import { commissionItems } from './reconcile-commission.js';
+import {
+  match,
+  NOWHERE,
+  sortItems,
+  type MatchInput,
+  type MatchResult,
+  type OurPayment,
+} from './reconcile-matcher.js';
 import type { ReconcileSettings } from './reconcile-types.js';
 import type { Profile, RegistryRow } from './registry-profile.js';
 
@@ -81,7 +89,7 @@ export async function gatherAndMatch(
   for (const x of periodPayments) listed.add(x.txnId);
   for (const x of periodRefunds) listed.add(x.txnId);
   const elsewhere = await held.elsewhere(fileId, listed);
-  return match({
+  const result = match({
     rows,
     paymentsByTxn: ours,
     refundsByTxn,
@@ -92,4 +100,16 @@ export async function gatherAndMatch(
     period,
     settings,
   });
+  // RECONCILE_COMMISSION_PERCENT: the rows' commission against the rate (COMMISSION_RATE, watched).
+  if (result.ok && s.commissionPercent) {
+    const extra = commissionItems(rows, s.commissionPercent, s, settings.receivedWall.slice(0, 8));
+    if (extra.length) {
+      result.items = sortItems([...result.items, ...extra]);
+      result.totals.byClass.COMMISSION_RATE = {
+        count: extra.length,
+        amount: extra.reduce((a, i) => a + (i.registryAmount ?? 0), 0),
+      };
+    }
+  }
+  return result;
 }

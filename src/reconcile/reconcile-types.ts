@@ -24,6 +24,8 @@ export interface ReconcileSettings {
   requestLogRetentionDays: number;
   /** RECONCILE_EXPECT_DAILY: a business day no registry covers is warned of, then an error. */
   expectDaily?: boolean;
+  /** RECONCILE_COMMISSION_PERCENT ("1.95"), or null: no commission check. */
+  commissionPercent?: string | null;
 }
 
 export interface ImportOptions {

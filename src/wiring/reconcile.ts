@@ -45,6 +45,7 @@ export function createReconcileService(
       offset: config.KASPI_TXN_DATE_OFFSET,
       requestLogRetentionDays: config.REQUEST_LOG_RETENTION_DAYS,
       expectDaily: config.RECONCILE_EXPECT_DAILY,
+      commissionPercent: config.RECONCILE_COMMISSION_PERCENT || null,
     },
   });
 }

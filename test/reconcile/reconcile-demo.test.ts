@@ -22,10 +22,11 @@ const logs = captureLogs('warn');
 const ROOT = path.resolve(import.meta.dirname ?? '.', '../..');
 const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
-/** `npm run cli -- …` as a person runs it: a process of its own, in the checkout, with only DATABASE_URL set. */
+/** `npm run cli -- …` as a person runs it: a process of its own, in the checkout, with only DATABASE_URL (and what the demo asks for) set. */
 function cliProcess(
   args: string[],
   databaseUrl: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
@@ -33,7 +34,7 @@ function cliProcess(
       ['--import', TSX, path.join(ROOT, 'src/cli/index.ts'), ...args],
       {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: databaseUrl },
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: databaseUrl, ...extraEnv },
         timeout: 90_000,
       },
       (err, stdout, stderr) =>
@@ -126,6 +127,7 @@ describe.each(dbKinds)('[%s] the reconciliation demo through the CLI', (kind) =>
     const imported = await cliProcess(
       ['reconcile', 'import', file, ...demo.importArgs],
       t.config.DATABASE_URL,
+      demo.importEnv,
     );
     if (imported.code !== 3) throw new Error(`exit ${imported.code}: ${imported.stderr}`);
     const summary = imported.stdout;
