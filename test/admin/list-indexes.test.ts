@@ -17,6 +17,7 @@ const NOW = new Date();
 describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
   let t: TestGateway;
   let middle: string;
+  let dayMiddle: string;
 
   beforeAll(async () => {
     t = await startTestGateway(kind);
@@ -31,6 +32,13 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
     });
     const ids = (await t.gateway.db.knex('payments').orderBy('id').pluck('id')) as string[];
     middle = String(ids[Math.floor(ids.length / 2)]);
+    const ofDay = (await t.gateway.db
+      .knex('payments')
+      .where('received_at', '>=', day(200))
+      .where('received_at', '<', day(199))
+      .orderBy('id')
+      .pluck('id')) as string[];
+    dayMiddle = String(ofDay[Math.floor(ofDay.length / 2)]);
   }, 120_000);
   afterAll(async () => {
     await t.close();
@@ -51,6 +59,11 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
       { indexes: { payments: ['payments_account_idx'] } },
     ],
     [
+      'flagged payments (the Attention page)',
+      () => '/api/payments?flagged=true&limit=100',
+      { indexes: { payments: ['payments_flagged_idx'] } },
+    ],
+    [
       'payments by status',
       () => '/api/payments?status=declined&limit=50',
       { indexes: { payments: ['payments_state_idx'] } },
@@ -66,11 +79,16 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
       { indexes: { payments: ['payments_source_idx'] } },
     ],
     [
-      // A day of a long history: its own index, then the day's rows sorted (a narrow range), or
-      // the primary key backwards when the database judges the range wide.
+      // A day of a long history: (received_at, id) walked backwards, one page read, nothing sorted.
       'payments of one day',
       () => `/api/payments?from=${day(200)}&to=${day(199)}&limit=50`,
-      { indexes: { payments: ['payments_received_idx', 'PRIMARY'] }, sortAllowed: true },
+      { indexes: { payments: ['payments_received_id_idx'] } },
+    ],
+    [
+      // The next page: the cursor's own row by its key, then the same index from below it.
+      'payments of one day, a deep page',
+      () => `/api/payments?from=${day(200)}&to=${day(199)}&limit=50&before=${dayMiddle}`,
+      { indexes: { payments: ['payments_received_id_idx', 'PRIMARY'] } },
     ],
     [
       'one payment by txn_id, with its refunds',
@@ -154,6 +172,51 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
     expect(expected).toHaveLength(PAYMENTS / 2000);
     expect(seen).toEqual(expected.map(String));
     expect(pages).toBe(Math.ceil(expected.length / 3) + (expected.length % 3 === 0 ? 1 : 0));
+  });
+
+  it('when the pages of one day are followed to the end, then they hold every payment of the day once, newest first, ties by id', async () => {
+    const db = t.gateway.db;
+    const from = day(300);
+    const to = day(299);
+    const ofDay = (await db
+      .knex('payments')
+      .where('received_at', '>=', from)
+      .where('received_at', '<', to)
+      .orderBy('id')
+      .pluck('id')) as (string | number)[];
+    expect(ofDay.length).toBeGreaterThan(20);
+    // The day's ten oldest ids made its newest instant: received order is not id order here, and a
+    // page boundary falls among equal received_at values.
+    const same = (await db
+      .knex('payments')
+      .where({ id: ofDay.at(-1) })
+      .first('received_at')) as {
+      received_at: string;
+    };
+    await db.knex('payments').whereIn('id', ofDay.slice(0, 10)).update({ received_at: same.received_at });
+    const expected = (
+      (await db
+        .knex('payments')
+        .where('received_at', '>=', from)
+        .where('received_at', '<', to)
+        .orderBy([
+          { column: 'received_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .pluck('id')) as (string | number)[]
+    ).map(String);
+    const seen: string[] = [];
+    let before: string | null = '';
+    while (before !== null) {
+      const res = await t
+        .admin()
+        .get(`/api/payments?from=${from}&to=${to}&limit=4${before ? `&before=${before}` : ''}`)
+        .set(AUTH);
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.payments as { prvTxn: string }[]).map((p) => p.prvTxn));
+      before = res.body.nextBefore as string | null;
+    }
+    expect(seen).toEqual(expected);
   });
 
   it('when the retention purge selects a batch, then it reads request_log_at_idx in order and sorts nothing', async () => {
