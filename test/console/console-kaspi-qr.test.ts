@@ -25,7 +25,7 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
     await browser?.close();
   });
 
-  async function setup(scheme: 'r2' | 'r3', more = {}): Promise<{ s: ReturnsSetup; base: string }> {
+  async function setup(scheme: 'r1' | 'r2' | 'r3', more = {}): Promise<{ s: ReturnsSetup; base: string }> {
     const s = await startReturnsGateway(kind, scheme, { CONSOLE_LANG: 'en', ...more });
     const { adminPort } = await s.t.gateway.start({ jobs: false });
     const cli = { id: 'cli:test', ip: null };
@@ -212,6 +212,32 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
     });
   });
 
+  describe('r1', () => {
+    let s: ReturnsSetup;
+    let base: string;
+
+    beforeAll(async () => {
+      ({ s, base } = await setup('r1'));
+    });
+    afterAll(async () => {
+      await s?.t.close();
+      await s?.fake.stop();
+    });
+
+    it('when an operator opens a paid r1 Kaspi QR payment, then there is no return form and the page says where to refund it', async () => {
+      const p = await paidQrPurchase(s, 40000);
+      const page = await signIn(base, 'operator');
+      await page.goto(`${base}/console/payments/${p.paymentId}`);
+      await expect(page.getByRole('button', { name: 'File refund' }).count()).resolves.toBe(0);
+      await expect(page.getByRole('button', { name: 'Start return session' }).count()).resolves.toBe(0);
+      await expect(page.getByText('refund it in the Kaspi Pay app, section Возврат').count()).resolves.toBe(
+        1,
+      );
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      await page.close();
+    });
+  });
+
   describe('r2', () => {
     let s: ReturnsSetup;
     let base: string;
@@ -247,6 +273,13 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
       expect(await seriousAxeViolations(page)).toEqual([]);
       await screenshot(page, `${kind}-kaspi-qr-return-session`);
       expect(s.fake.calls('returnCreate')).toHaveLength(1);
+      // Pending, the page says what it waits for; once the engine has followed the session with
+      // Kaspi (the payer scanned and it was returned), "Show the current state" shows it.
+      await expect(page.getByText('Waiting for the payer to scan').count()).resolves.toBe(1);
+      await s.t.gateway.services.qrReturns!.sessions.run({ now: new Date(Date.now() + 5_000) });
+      await page.getByRole('link', { name: 'Show the current state' }).click();
+      await expect(page.locator('dl.fields').textContent()).resolves.not.toContain('pending');
+      await expect(page.getByRole('link', { name: 'Show the current state' }).count()).resolves.toBe(0);
       const started = await s.t.gateway.db.knex('audit_log').where({ action: 'qr.return_started' });
       expect(started.map((e: { actor: string }) => e.actor)).toEqual(['console:operator']);
       // The payment's page lists the session.
