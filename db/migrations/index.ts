@@ -22,6 +22,7 @@ import * as m20261203120100 from './20261203120100_reconcile_indexes.js';
 import * as m20261203120200 from './20261203120200_refunds_origin.js';
 import * as m20261203120300 from './20261203120300_reconcile_notices.js';
 import * as m20261204100000 from './20261204100000_payments_received_id_idx.js';
+import * as m20261204130000 from './20261204130000_payments_flagged_index.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -56,4 +57,5 @@ export const migrations: Record<string, Migration> = {
   '20261203120200_refunds_origin': m20261203120200,
   '20261203120300_reconcile_notices': m20261203120300,
   '20261204100000_payments_received_id_idx': m20261204100000,
+  '20261204130000_payments_flagged_index': m20261204130000,
 };

@@ -59,7 +59,7 @@ export interface AdminApiDeps {
 
 /**
  * Payments and (embedded billing) accounts on the admin API, behind adminAuth:
- * GET /api/payments?from=&to=&account=&status=&source=&limit=&before= (keyset paging: pass the last
+ * GET /api/payments?from=&to=&account=&status=&source=&flagged=&limit=&before= (keyset paging: pass the last
  * page's `nextBefore`), GET /api/payments/:txnId, GET /api/payments/:txnId/request-log,
  * POST /api/accounts `{"account","name","balance":"0.00"}`, GET /api/accounts/:account.
  */
@@ -76,6 +76,13 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       throw new ValidationError(`source must be one of ${PAYMENT_SOURCES.join(', ')}`);
     if (q.account !== undefined && typeof q.account !== 'string')
       throw new ValidationError('account must be given once');
+    if (q.flagged !== undefined && q.flagged !== 'true' && q.flagged !== 'false')
+      throw new ValidationError('flagged must be true or false');
+    const flagged = q.flagged === 'true';
+    if (flagged && (q.before !== undefined || q.offset !== undefined))
+      throw new ValidationError(
+        'flagged=true lists the newest flags first and is not paged: use limit (up to 1000)',
+      );
     const limit = listLimit(q.limit);
     const list = await deps.payments.list({
       from: timeParam('from', q.from),
@@ -83,11 +90,12 @@ export function adminApiRoutes(deps: AdminApiDeps): Router {
       account: q.account as string | undefined,
       state: q.status as PaymentState | undefined,
       source: q.source as PaymentSource | undefined,
+      flagged: flagged || undefined,
       limit,
       before: listBefore(q.before),
       offset: listOffset(q.offset),
     });
-    res.json({ payments: list.map(paymentView), nextBefore: nextBefore(list, limit) });
+    res.json({ payments: list.map(paymentView), nextBefore: flagged ? null : nextBefore(list, limit) });
   });
 
   router.get('/api/payments/:txnId', async (req: Request, res: Response) => {

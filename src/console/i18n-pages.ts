@@ -12,6 +12,12 @@ export const EN_PAGES = {
   periodTo: 'Period to',
   uploaded: 'Registry imported: run',
   duplicateFile: 'This file was imported before: its run is',
+  rerunDone: 'Matched again against what we hold now: run',
+  rerun: 'Match again',
+  rerunIntro:
+    'Match this file again against our payments and refunds as they are now (a new run; nothing is paid or refunded).',
+  downloadItems: 'Download items (CSV)',
+  downloadSummary: 'Download the summary (text)',
   uploadRefused: 'The file was refused:',
   headersSeen: 'Headers seen',
   fieldsMissing: 'Fields missing',
@@ -73,6 +79,11 @@ export const EN_PAGES = {
   returnQr: 'The return QR for the payer to scan',
   deadline: 'Deadline',
   returnStarted: 'Return session started; its state:',
+  returnPendingHint:
+    'Waiting for the payer to scan the return QR and confirm it in the Kaspi app; the gateway follows it with Kaspi.',
+  refreshState: 'Show the current state',
+  r1ReturnHint:
+    'This Kaspi QR account (scheme r1) has no returns through the API: refund it in the Kaspi Pay app, section Возврат.',
   notSupportedScheme: 'Not supported by this Kaspi QR scheme:',
   // timeline
   tlReceived: 'received',
@@ -94,6 +105,12 @@ export const RU_PAGES: Record<keyof typeof EN_PAGES, string> = {
   periodTo: 'Период по',
   uploaded: 'Реестр загружен: сверка',
   duplicateFile: 'Этот файл уже загружали: его сверка',
+  rerunDone: 'Сверено заново с тем, что у нас сейчас: сверка',
+  rerun: 'Сверить заново',
+  rerunIntro:
+    'Сверить этот файл заново с нашими платежами и возвратами, как они есть сейчас (новая сверка; ничего не зачисляется и не возвращается).',
+  downloadItems: 'Скачать расхождения (CSV)',
+  downloadSummary: 'Скачать сводку (текст)',
   uploadRefused: 'Файл отклонён:',
   headersSeen: 'Найденные заголовки',
   fieldsMissing: 'Нет полей',
@@ -154,6 +171,11 @@ export const RU_PAGES: Record<keyof typeof EN_PAGES, string> = {
   returnQr: 'QR возврата для сканирования плательщиком',
   deadline: 'Срок',
   returnStarted: 'Сеанс возврата начат; его состояние:',
+  returnPendingHint:
+    'Ждём, пока плательщик отсканирует QR возврата и подтвердит его в приложении Kaspi; шлюз следит за ним в Kaspi.',
+  refreshState: 'Показать текущее состояние',
+  r1ReturnHint:
+    'У этого подключения Kaspi QR (схема r1) нет возвратов через API: верните платёж в приложении Kaspi Pay, раздел «Возврат».',
   notSupportedScheme: 'Не поддерживается этой схемой Kaspi QR:',
   tlReceived: 'получен',
   tlCredited: 'зачислен',

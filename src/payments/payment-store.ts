@@ -60,6 +60,9 @@ export interface Payment extends PaymentFields {
   receivedAt: string;
   updatedAt: string;
   creditedAt: string | null;
+  /** Reasons a person must look at it (`PaymentFlags`), empty when none; when the first was set. */
+  flags: string[];
+  flaggedAt: string | null;
 }
 
 export interface NewPayment {
@@ -99,6 +102,8 @@ function toPayment(r: Row): Payment {
     receivedAt: String(r.received_at),
     updatedAt: String(r.updated_at),
     creditedAt: r.credited_at == null ? null : String(r.credited_at),
+    flags: r.flag == null || r.flag === '' ? [] : String(r.flag).split(','),
+    flaggedAt: r.flagged_at == null ? null : String(r.flagged_at),
   };
 }
 
@@ -119,6 +124,11 @@ export interface PaymentFilter {
   /** Amount range in tiyn, both ends included. */
   minAmount?: Tiyn;
   maxAmount?: Tiyn;
+  /**
+   * Only payments carrying a flag (`payments_flagged_idx`), the few a person must look at, newest
+   * flag first; not paged by `before` (the order is not by id): the newest `limit` (≤ 1000).
+   */
+  flagged?: boolean;
   limit?: number;
   /** Keyset page: only ids below this one (the previous page's `nextBefore`), fast at any depth. */
   before?: string;
@@ -214,14 +224,22 @@ export class PaymentStore {
    * starts below that payment's own (received_at, id), looked up by its key.
    */
   async list(f: PaymentFilter = {}): Promise<Payment[]> {
-    const byTime = (f.from !== undefined || f.to !== undefined) && !f.account;
+    const byTime = (f.from !== undefined || f.to !== undefined) && !f.account && !f.flagged;
     let q = this.db.knex('payments');
-    q = byTime
-      ? q.orderBy([
-          { column: 'received_at', order: 'desc' },
-          { column: 'id', order: 'desc' },
-        ])
-      : q.orderBy('id', 'desc');
+    // Flagged ones newest flag first, in the order of payments_flagged_idx, so the index serves the
+    // order too: by id, a database would walk the primary key past millions of unflagged rows.
+    if (f.flagged)
+      q = q.whereNotNull('flagged_at').orderBy([
+        { column: 'flagged_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ]);
+    else
+      q = byTime
+        ? q.orderBy([
+            { column: 'received_at', order: 'desc' },
+            { column: 'id', order: 'desc' },
+          ])
+        : q.orderBy('id', 'desc');
     if (f.from) q = q.where('received_at', '>=', f.from);
     if (f.to) q = q.where('received_at', '<', f.to);
     if (f.account) q = q.where('account', f.account);

@@ -19,5 +19,7 @@ export function paymentView(p: Payment) {
     lastError: p.lastError,
     receivedAt: isoTime(p.receivedAt),
     creditedAt: isoTime(p.creditedAt),
+    flags: p.flags,
+    flaggedAt: isoTime(p.flaggedAt),
   };
 }

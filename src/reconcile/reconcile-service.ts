@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Actor } from '../audit/audit-log.js';
 import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { HeldRecords } from './reconcile-held.js';
 import { RegistryImporter } from './reconcile-import.js';
 import { sortItems } from './reconcile-matcher.js';
+import type { RunCounts, RunEnd } from './reconcile-metrics.js';
 import { itemView, runView, type ReportContext } from './reconcile-report.js';
 import { Resolutions } from './reconcile-resolve.js';
 import type { ReconcileStore, RegistryFile, Run, StoredItem } from './reconcile-store.js';
@@ -32,8 +34,10 @@ export type { WatchResult } from './reconcile-watch.js';
  * money because of a registry on its own: an import only kicks the credit retry and the refund
  * poll; money moves when a person resolves an item, through the paths that move it exactly once.
  */
-export class ReconcileService {
+export class ReconcileService implements RunCounts {
   readonly store: ReconcileStore;
+  /** Runs ended in this process, by status (gateway_reconcile_runs_total). */
+  private readonly ended: Partial<Record<RunEnd, number>> = {};
   private readonly held: HeldRecords;
   private readonly importer: RegistryImporter;
   private readonly resolutions: Resolutions;
@@ -61,23 +65,63 @@ export class ReconcileService {
   }
 
   /** Import and match one registry file (the same file again: its run, `duplicate: true`). */
-  import(bytes: Buffer, o: ImportOptions): Promise<ImportResult> {
-    return this.importer.import(bytes, o, this.profile(o.profile));
+  async import(bytes: Buffer, o: ImportOptions): Promise<ImportResult> {
+    const profile = this.profile(o.profile);
+    if (o.dryRun) return this.importer.import(bytes, o, profile);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const before = await this.lastRunOfSha(sha256);
+    try {
+      const out = await this.importer.import(bytes, o, profile);
+      if (out.run && !out.duplicate) this.count(out.run.status);
+      return out;
+    } catch (e) {
+      this.countFailed(await this.lastRunOfSha(sha256).catch(() => null), before);
+      throw e;
+    }
   }
 
   /** Re-match a run's stored rows against what we hold now, in a new run. */
   async rerun(runId: string, actor: Actor, origin: 'cli' | 'api' | 'console'): Promise<Run> {
     const old = await this.store.getRun(runId);
     if (!old) throw new NotFoundError('run');
-    return this.importer.rerun(runId, actor, origin, this.profile(old.profile));
+    const before = await this.store.lastRunOfFile(old.fileId);
+    try {
+      const run = await this.importer.rerun(runId, actor, origin, this.profile(old.profile));
+      this.count(run.status);
+      return run;
+    } catch (e) {
+      this.countFailed(await this.store.lastRunOfFile(old.fileId).catch(() => null), before);
+      throw e;
+    }
+  }
+
+  runCounts(): Readonly<Partial<Record<RunEnd, number>>> {
+    return { ...this.ended };
+  }
+
+  private count(status: string, n = 1): void {
+    if (n > 0 && (status === 'clean' || status === 'discrepancies' || status === 'failed'))
+      this.ended[status] = (this.ended[status] ?? 0) + n;
+  }
+
+  /** An import that threw after its run was stored: that new run is `failed` (a refusal before it is not a run). */
+  private countFailed(after: Run | null, before: Run | null): void {
+    if (after && after.id !== before?.id && after.status === 'failed') this.count('failed');
+  }
+
+  private async lastRunOfSha(sha256: string): Promise<Run | null> {
+    const file = await this.store.findFileBySha(sha256);
+    return file ? this.store.lastRunOfFile(file.id) : null;
   }
 
   resolve(itemId: string, input: ResolveInput): Promise<StoredItem> {
     return this.resolutions.resolve(itemId, input);
   }
 
-  watch(now = new Date()): Promise<WatchResult> {
-    return this.watcher.watch(now);
+  async watch(now = new Date()): Promise<WatchResult> {
+    const out = await this.watcher.watch(now);
+    this.count('failed', out.failedRuns); // stuck in running: ended here, as failed
+    return out;
   }
 
   // ---------------------------------------------------------------- views

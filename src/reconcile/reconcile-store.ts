@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { insertMany } from '../db/bulk-insert.js';
 import { dbTime, type Db } from '../db/db.js';
 import type { Item, Match } from './reconcile-matcher.js';
 import {
@@ -27,6 +28,49 @@ export { toRegistryRow } from './reconcile-records.js';
  */
 
 const BATCH = 500;
+
+const ROW_COLUMNS = [
+  'file_id',
+  'row_no',
+  'kind',
+  'txn_id',
+  'txn_id_precision',
+  'refund_ref',
+  'amount',
+  'commission',
+  'returned_commission',
+  'date_raw',
+  'account',
+  'prv_txn',
+  'status_raw',
+  'status_success',
+  'channel',
+  'raw',
+  'problem',
+];
+
+function* rowValues(fileId: string, rows: readonly RegistryRow[]): Generator<unknown[]> {
+  for (const r of rows)
+    yield [
+      fileId,
+      r.rowNo,
+      r.kind,
+      r.txnId,
+      r.txnIdPrecision,
+      r.refundRef,
+      r.amount,
+      r.commission,
+      r.returnedCommission,
+      r.dateRaw,
+      r.account,
+      r.prvTxn,
+      r.status,
+      r.statusSuccess,
+      r.channel,
+      JSON.stringify(r.raw),
+      r.problem?.slice(0, 500) ?? null,
+    ];
+}
 
 export interface NewFile {
   sha256: string;
@@ -193,35 +237,13 @@ export class ReconcileStore {
     return rows.map(toRun);
   }
 
-  /** Rows in one transaction, batches of 500; the row ids by row number. */
+  /** Rows in one transaction (../db/bulk-insert.ts); the row ids by row number. */
   async insertRows(
     trx: Knex.Transaction,
     fileId: string,
     rows: readonly RegistryRow[],
   ): Promise<Map<number, string>> {
-    for (const batch of chunks(rows, BATCH)) {
-      await trx('registry_rows').insert(
-        batch.map((r) => ({
-          file_id: fileId,
-          row_no: r.rowNo,
-          kind: r.kind,
-          txn_id: r.txnId,
-          txn_id_precision: r.txnIdPrecision,
-          refund_ref: r.refundRef,
-          amount: r.amount,
-          commission: r.commission,
-          returned_commission: r.returnedCommission,
-          date_raw: r.dateRaw,
-          account: r.account,
-          prv_txn: r.prvTxn,
-          status_raw: r.status,
-          status_success: r.statusSuccess,
-          channel: r.channel,
-          raw: JSON.stringify(r.raw),
-          problem: r.problem?.slice(0, 500) ?? null,
-        })),
-      );
-    }
+    await insertMany(this.db, trx, 'registry_rows', ROW_COLUMNS, rowValues(fileId, rows));
     return this.rowIds(fileId, trx);
   }
 
@@ -298,15 +320,15 @@ export class ReconcileStore {
     matches: readonly Match[],
     rowIds: ReadonlyMap<number, string>,
   ): Promise<void> {
-    for (const batch of chunks(matches, BATCH))
-      await trx('reconciliation_matches').insert(
-        batch.map((m) => ({
-          run_id: runId,
-          row_id: rowIds.get(m.rowNo) as string,
-          payment_id: m.paymentId,
-          refund_id: m.refundId,
-        })),
-      );
+    await insertMany(
+      this.db,
+      trx,
+      'reconciliation_matches',
+      ['run_id', 'row_id', 'payment_id', 'refund_id'],
+      (function* () {
+        for (const m of matches) yield [runId, rowIds.get(m.rowNo) as string, m.paymentId, m.refundId];
+      })(),
+    );
   }
 
   /** A run replaced by a rerun or a corrected file: its open items superseded, its pairings released. */

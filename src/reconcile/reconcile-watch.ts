@@ -1,6 +1,6 @@
 import type { Actor } from '../audit/audit-log.js';
 import { getLogger } from '../log/logger.js';
-import { addBusinessDays, addDays, endOfDay, isBusinessDay, wallAt } from './reconcile-calendar.js';
+import { addBusinessDays, addDays, endOfDay, isBusinessDay, kaspiIso, wallAt } from './reconcile-calendar.js';
 import { coveredDays, firstNotice } from './reconcile-coverage.js';
 import type { HeldRecords } from './reconcile-held.js';
 import type { Resolutions } from './reconcile-resolve.js';
@@ -16,6 +16,8 @@ export interface WatchResult {
   closed: number;
   escalated: number;
   overdue: number;
+  /** True when this run logged the day's summary ERROR of the items still overdue. */
+  overdueSummary: boolean;
   failedRuns: number;
   /** Business days past their warning time with no registry (RECONCILE_EXPECT_DAILY only). */
   missingDays: string[];
@@ -38,7 +40,17 @@ export class ReconcileWatch {
   async watch(now = new Date()): Promise<WatchResult> {
     const store = this.deps.store;
     const system: Actor = { id: 'system', ip: null };
-    const out: WatchResult = { closed: 0, escalated: 0, overdue: 0, failedRuns: 0, missingDays: [] };
+    const out: WatchResult = {
+      closed: 0,
+      escalated: 0,
+      overdue: 0,
+      overdueSummary: false,
+      failedRuns: 0,
+      missingDays: [],
+    };
+    const today = wallAt(now, this.deps.settings.offset).slice(0, 8);
+    /** Overdue items whose own ERROR was logged on an earlier day (Kaspi time): the day's summary. */
+    const stillOverdue: StoredItem[] = [];
     for (const r of await store.stuckRuns(new Date(now.getTime() - 15 * 60_000))) {
       await store.failRun(r.id, { code: 'stuck', message: 'the import did not finish (process stopped?)' });
       log.warn('a registry import stuck in running was set failed', { runId: r.id });
@@ -68,6 +80,8 @@ export class ReconcileWatch {
       }
       if (i.severity === 'action' && i.dueAt && Date.parse(i.dueAt) < now.getTime()) {
         out.overdue++;
+        const loggedOn = i.overdueLoggedAt && wallAt(new Date(i.overdueLoggedAt), this.deps.settings.offset);
+        if (loggedOn && loggedOn.slice(0, 8) < today) stillOverdue.push(i);
         if (!i.overdueLoggedAt) {
           log.error('a reconciliation item is overdue', {
             itemId: i.id,
@@ -79,8 +93,29 @@ export class ReconcileWatch {
         }
       }
     }
+    if (stillOverdue.length > 0)
+      out.overdueSummary = await this.overdueSummary(today, stillOverdue, out.overdue);
     if (this.deps.settings.expectDaily) out.missingDays = await this.missingRegistries(now);
     return out;
+  }
+
+  /**
+   * One ERROR a day (Kaspi time) while items stay overdue, after each one's own first ERROR: the
+   * notice key of the day decides, so two workers (or a run repeated) log it once.
+   */
+  private async overdueSummary(today: string, still: StoredItem[], overdue: number): Promise<boolean> {
+    if (!(await firstNotice(this.deps.db, `overdue-summary:${today}`))) return false;
+    const byClass: Record<string, number> = {};
+    for (const i of still) byClass[i.class] = (byClass[i.class] ?? 0) + 1;
+    const earliest = still.map((i) => i.dueAt as string).sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+    log.error('reconciliation items are still overdue: npm run cli -- reconcile todo', {
+      overdue,
+      stillOverdue: still.length,
+      byClass,
+      earliestDueAt: kaspiIso(earliest ?? null, this.deps.settings.offset),
+      itemIds: still.slice(0, 20).map((i) => i.id),
+    });
+    return true;
   }
 
   private async healed(i: StoredItem): Promise<string | null> {

@@ -9,6 +9,7 @@ import { Scheduler } from '../jobs/scheduler.js';
 import { kaspiQrMetrics } from '../kaspi-qr/kaspi-qr-metrics.js';
 import { registerSecrets } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
+import { reconcileMetrics } from '../reconcile/reconcile-metrics.js';
 import { createApps } from './apps.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import { createServices, type Overrides, type Services } from './services.js';
@@ -71,6 +72,8 @@ function databasePassword(url: string): string | undefined {
 /** The registry /metrics serves, with the gauges of the capabilities that are on. */
 function createMetrics(config: Config, db: Db, services: Services): Metrics {
   const metrics = new Metrics(db, { stuckAfterMs: config.RETRY_STUCK_AFTER_MS });
+  const rc = reconcileMetrics(metrics.registry, db, services.reconcile, config.KASPI_TXN_DATE_OFFSET);
+  metrics.addDatabaseGauges((now) => rc.refresh(now));
   const qr = services.kaspiQr;
   if (qr) {
     const m = kaspiQrMetrics(metrics.registry, qr.service, qr.engine, services.qrRemote);

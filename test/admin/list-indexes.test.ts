@@ -59,6 +59,11 @@ describe.each(dbKinds)('[%s] admin lists read by index (EXPLAIN)', (kind) => {
       { indexes: { payments: ['payments_account_idx'] } },
     ],
     [
+      'flagged payments (the Attention page)',
+      () => '/api/payments?flagged=true&limit=100',
+      { indexes: { payments: ['payments_flagged_idx'] } },
+    ],
+    [
       'payments by status',
       () => '/api/payments?status=declined&limit=50',
       { indexes: { payments: ['payments_state_idx'] } },

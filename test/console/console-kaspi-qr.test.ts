@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { dbKinds } from '../support/databases.js';
 import { launchBrowser, screenshot, seriousAxeViolations, type TestBrowser } from '../support/browser.js';
 import { installRemote } from '../support/fake-kaspi-qr-remote.js';
-import { paidQrPurchase, startReturnsGateway, type ReturnsSetup } from '../support/kaspi-qr-returns.js';
+import { AUTH, paidQrPurchase, startReturnsGateway, type ReturnsSetup } from '../support/kaspi-qr-returns.js';
 import { balanceOf } from '../support/ledger.js';
 import { captureLogs } from '../support/log-capture.js';
 
@@ -25,7 +25,7 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
     await browser?.close();
   });
 
-  async function setup(scheme: 'r2' | 'r3', more = {}): Promise<{ s: ReturnsSetup; base: string }> {
+  async function setup(scheme: 'r1' | 'r2' | 'r3', more = {}): Promise<{ s: ReturnsSetup; base: string }> {
     const s = await startReturnsGateway(kind, scheme, { CONSOLE_LANG: 'en', ...more });
     const { adminPort } = await s.t.gateway.start({ jobs: false });
     const cli = { id: 'cli:test', ip: null };
@@ -108,6 +108,43 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
       await viewer.close();
     });
 
+    it('when Kaspi shows another amount paid for a QR, then the payment is on the Attention page with its flag, and the admin API lists it as flagged', async () => {
+      const a = await account();
+      const page = await signIn(base, 'operator');
+      const id = await make(page, a, '300.00', 'qr');
+      const txnId = (await page.locator('h1 .txn').textContent()) ?? '';
+      await page.getByRole('navigation').getByRole('link', { name: 'Attention' }).click();
+      await expect(page.getByRole('row', { name: new RegExp(txnId) }).count()).resolves.toBe(0);
+      s.fake.setStatus(txnId, 'Processed');
+      s.kaspi.purchase(txnId, 29000); // the payer paid 290.00 for a 300.00 QR
+      const made = await s.t.admin().get(`/api/qr/payments/${id}`).set(AUTH);
+      const at = new Date((made.body as { createdAt: string }).createdAt);
+      const engine = s.t.gateway.services.kaspiQr!.engine;
+      await engine.run({}, new Date(at.getTime() + 1_100));
+      await engine.run({}, new Date(at.getTime() + 120_000));
+      expect(logs.find('error', 'another amount than asked')).toHaveLength(1);
+      logs.clear();
+      await page.reload();
+      const row = page.getByRole('row', { name: new RegExp(txnId) });
+      await expect(row.count()).resolves.toBe(1);
+      await expect(row.textContent()).resolves.toContain('amount_mismatch');
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      await page.close();
+      const api = await s.t.admin().get('/api/payments?flagged=true').set(AUTH);
+      expect(api.status).toBe(200);
+      const listed = (api.body as { payments: { prvTxn: string; flags: string[] }[] }).payments;
+      expect(listed.filter((p) => p.prvTxn === id)).toEqual([
+        expect.objectContaining({ flags: ['amount_mismatch'] }),
+      ]);
+      expect(listed.every((p) => p.flags.length > 0)).toBe(true);
+      const bad = await s.t.admin().get('/api/payments?flagged=yes').set(AUTH);
+      expect(bad.status).toBe(400);
+      // Newest flag first, not by id: a `before` cursor would skip or repeat, so it is refused.
+      const paged = await s.t.admin().get(`/api/payments?flagged=true&before=${id}`).set(AUTH);
+      expect(paged.status).toBe(400);
+      expect(api.body).toMatchObject({ nextBefore: null });
+    });
+
     it('when an operator sends an invoice to a phone and checks it, then Kaspi is asked at most once per 30 s, the paid invoice is credited once, and another is cancelled', async () => {
       const a = await account();
       const page = await signIn(base, 'operator');
@@ -175,6 +212,32 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
     });
   });
 
+  describe('r1', () => {
+    let s: ReturnsSetup;
+    let base: string;
+
+    beforeAll(async () => {
+      ({ s, base } = await setup('r1'));
+    });
+    afterAll(async () => {
+      await s?.t.close();
+      await s?.fake.stop();
+    });
+
+    it('when an operator opens a paid r1 Kaspi QR payment, then there is no return form and the page says where to refund it', async () => {
+      const p = await paidQrPurchase(s, 40000);
+      const page = await signIn(base, 'operator');
+      await page.goto(`${base}/console/payments/${p.paymentId}`);
+      await expect(page.getByRole('button', { name: 'File refund' }).count()).resolves.toBe(0);
+      await expect(page.getByRole('button', { name: 'Start return session' }).count()).resolves.toBe(0);
+      await expect(page.getByText('refund it in the Kaspi Pay app, section Возврат').count()).resolves.toBe(
+        1,
+      );
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      await page.close();
+    });
+  });
+
   describe('r2', () => {
     let s: ReturnsSetup;
     let base: string;
@@ -210,6 +273,13 @@ describe.each(dbKinds)('[%s] the console Kaspi QR pages in a real browser', (kin
       expect(await seriousAxeViolations(page)).toEqual([]);
       await screenshot(page, `${kind}-kaspi-qr-return-session`);
       expect(s.fake.calls('returnCreate')).toHaveLength(1);
+      // Pending, the page says what it waits for; once the engine has followed the session with
+      // Kaspi (the payer scanned and it was returned), "Show the current state" shows it.
+      await expect(page.getByText('Waiting for the payer to scan').count()).resolves.toBe(1);
+      await s.t.gateway.services.qrReturns!.sessions.run({ now: new Date(Date.now() + 5_000) });
+      await page.getByRole('link', { name: 'Show the current state' }).click();
+      await expect(page.locator('dl.fields').textContent()).resolves.not.toContain('pending');
+      await expect(page.getByRole('link', { name: 'Show the current state' }).count()).resolves.toBe(0);
       const started = await s.t.gateway.db.knex('audit_log').where({ action: 'qr.return_started' });
       expect(started.map((e: { actor: string }) => e.actor)).toEqual(['console:operator']);
       // The payment's page lists the session.

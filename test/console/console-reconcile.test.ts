@@ -224,4 +224,68 @@ describe.each(dbKinds)('[%s] the console Reconciliation page in a real browser',
     expect(forged.status()).toBe(403);
     await page.close();
   });
+  it('when a late Kaspi pay arrives after the registry was matched, then "Match again" makes a new run where it is matched, the items and summary download, and a viewer may download but not match again', async () => {
+    const a = await account();
+    const txn = newTxnId();
+    const registry = csvOf([RU_HEADER, [txn, '75,00', '23.11.2026 14:15:00', a, 'Платёж']]);
+    const first = await t.gateway.services.reconcile.import(registry, {
+      from: '2026-11-23',
+      to: '2026-11-23',
+      origin: 'api',
+      actor: { id: 'api', ip: null },
+    });
+    const firstId = String(first.run?.id);
+    logs.clear(); // the import's own ERROR: an item needs a person
+    const page = await newPage();
+    await signIn(page, 'operator');
+    await page.goto(`${base}/console/reconciliation/runs/${firstId}`);
+    await expect(page.getByRole('row', { name: new RegExp(`MISSING_OURS.*${txn}`) }).count()).resolves.toBe(
+      1,
+    );
+    // Kaspi's pay reaches us late; the first run still says MISSING_OURS until matched again.
+    expect((await pay(t.api(), txn, a, '75.00')).xml.result).toBe('0');
+    await page.getByRole('button', { name: 'Match again' }).click();
+    await page.waitForURL(/\/console\/reconciliation\/runs\/\d+\?rerun=1$/);
+    const secondId = page.url().replace(/^.*\/runs\/(\d+).*$/, '$1');
+    expect(secondId).not.toBe(firstId);
+    await expect(page.getByRole('status').textContent()).resolves.toContain('Matched again');
+    await expect(page.getByRole('row', { name: new RegExp(`MISSING_OURS.*${txn}`) }).count()).resolves.toBe(
+      0,
+    );
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    const balance = (await t.gateway.stores.accounts.getAccount(a))?.balance;
+    expect(balance).toBe(7500); // the pay's one credit; matching again moved nothing
+    const csv = await page.request.get(`${base}/console/reconciliation/runs/${firstId}/items.csv`);
+    expect(csv.status()).toBe(200);
+    expect(csv.headers()['content-type']).toContain('text/csv');
+    expect(csv.headers()['content-disposition']).toContain(`reconciliation-${firstId}-items.csv`);
+    expect(await csv.text()).toContain(txn);
+    const summary = await page.request.get(`${base}/console/reconciliation/runs/${secondId}/summary.txt`);
+    expect(summary.status()).toBe(200);
+    expect(summary.headers()['content-type']).toContain('text/plain');
+    expect((await summary.text()).length).toBeGreaterThan(0);
+    await page.close();
+
+    const viewer = await newPage();
+    await signIn(viewer, 'viewer');
+    await viewer.goto(`${base}/console/reconciliation/runs/${secondId}`);
+    await expect(viewer.getByRole('button', { name: 'Match again' }).count()).resolves.toBe(0);
+    const runsBefore = Number((await t.gateway.db.knex('reconciliation_runs').count({ n: '*' }).first())?.n);
+    const csrf = await viewer.locator('input[name=_csrf]').first().inputValue();
+    const refused = await viewer.request.post(`${base}/console/reconciliation/runs/${secondId}/rerun`, {
+      form: { _csrf: csrf },
+    });
+    expect(refused.status()).toBe(403);
+    expect(Number((await t.gateway.db.knex('reconciliation_runs').count({ n: '*' }).first())?.n)).toBe(
+      runsBefore,
+    );
+    expect(
+      (await viewer.request.get(`${base}/console/reconciliation/runs/${secondId}/items.csv`)).status(),
+    ).toBe(200);
+    await viewer.close();
+    // A run that does not exist is the console's 404 page, not a stack trace.
+    const none = await viewer.request.get(`${base}/console/reconciliation/runs/999999999/items.csv`);
+    expect(none.status()).toBe(404);
+    logs.clear();
+  });
 });

@@ -138,6 +138,7 @@ describe('monitoring pack (docs/monitoring)', () => {
     const rules = ruleExprs();
     expect(rules.length).toBeGreaterThanOrEqual(10);
     expect(RULE_FILES).toContain(`${MONITORING}/kaspi-qr.rules.yml`);
+    expect(RULE_FILES).toContain(`${MONITORING}/reconcile.rules.yml`);
     const written = RULE_FILES.map((f) => fs.readFileSync(f, 'utf8').match(/^\s*- alert:/gm)?.length ?? 0);
     expect(rules.length).toBe(written.reduce((a, b) => a + b, 0));
     const missing: string[] = [];
@@ -169,6 +170,8 @@ describe('monitoring pack (docs/monitoring)', () => {
       'gateway_refunds',
       'gateway_kaspi_qr_payments',
       'gateway_reconcile_open_items',
+      'gateway_reconcile_covered_until_timestamp_seconds',
+      'gateway_reconcile_runs_total',
     ])
       expect([n, charted.has(n)]).toEqual([n, true]);
   });
@@ -202,6 +205,13 @@ describe('monitoring pack (docs/monitoring)', () => {
     expect(covers(/gateway_kaspi_qr_paid_checks_total\{outcome=~"mismatch\|failed"\}/)).toBe(true);
     expect(covers(/gateway_kaspi_qr_returns\{status="new"\}/)).toBe(true);
     expect(covers(/gateway_kaspi_qr_cert_expiry_seconds/)).toBe(true);
+    // Reconciliation (reconcile.rules.yml): overdue items, no registry for the last business days, a failed
+    // run, action items waiting, the watch job not running.
+    expect(covers(/gateway_reconcile_overdue_items/)).toBe(true);
+    expect(covers(/gateway_reconcile_covered_until_timestamp_seconds/)).toBe(true);
+    expect(covers(/gateway_reconcile_runs_total\{status="failed"\}/)).toBe(true);
+    expect(covers(/gateway_reconcile_oldest_open_action_age_seconds/)).toBe(true);
+    expect(covers(/gateway_job_last_finished_timestamp_seconds\{cron_job="reconcile-watch"\}/)).toBe(true);
   });
 
   it('when the config sets RETRY_STUCK_AFTER_MS, then /metrics serves it in seconds for the rule', async () => {

@@ -209,6 +209,75 @@ describe.each(dbKinds)('[%s] reconciliation and money', (kind) => {
     expect(JSON.parse(String(filedAudit[0].details))).toMatchObject({ origin: 'registry' });
   });
 
+  it('when Kaspi lists a refund ours has as declined, then REFUND_STATUS_DIFFERS; record-refund stores one success refund (origin registry) for it, nothing sent to Kaspi, the billing told once; a fatal one is pointed to refunds resume', async () => {
+    const p = await credited('300.00');
+    refundApi.script(p.txnId, [{ status: 1 }]); // Kaspi declines it at once
+    const declined = await t
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .send({ txnId: p.txnId, amount: '100.00', reason: 'payer asked' });
+    expect(declined.body.status).toBe('declined');
+    const f = await credited('80.00');
+    refundApi.script(f.txnId, [{ status: 5 }]); // FATAL: a person follows it with Kaspi
+    const fatal = await t
+      .admin()
+      .post('/api/refunds')
+      .set(AUTH)
+      .send({ txnId: f.txnId, amount: '80.00', reason: 'payer asked' });
+    expect(fatal.body.status).toBe('fatal');
+
+    const run = await upload(
+      [
+        [p.txnId, '300,00', '23.11.2026 14:15:00', p.account, 'Платёж'],
+        [p.txnId, '100,00', '23.11.2026 18:00:00', p.account, 'Возврат'],
+        [f.txnId, '80,00', '23.11.2026 14:20:00', f.account, 'Платёж'],
+        [f.txnId, '80,00', '23.11.2026 18:10:00', f.account, 'Возврат'],
+      ],
+      'status-differs.csv',
+    );
+    expect(run.body.totals.byClass.REFUND_STATUS_DIFFERS.count).toBe(2);
+    const items = (await t.admin().get(`/api/reconciliations/${run.body.id}/items`).set(AUTH)).body
+      .items as Array<{ id: string; class: string; txnId: string; suggestedAction: string }>;
+    const mine = items.find((i) => i.class === 'REFUND_STATUS_DIFFERS' && i.txnId === p.txnId) as {
+      id: string;
+    };
+    const theFatal = items.find((i) => i.class === 'REFUND_STATUS_DIFFERS' && i.txnId === f.txnId) as {
+      id: string;
+      suggestedAction: string;
+    };
+    expect(theFatal.suggestedAction).toMatch(/refunds resume/);
+    const fatalResolve = await resolve(theFatal.id, { action: 'record-refund', note: 'x' });
+    expect([fatalResolve.status, fatalResolve.body.message]).toEqual([
+      409,
+      expect.stringMatching(/refunds resume/),
+    ]);
+
+    const filedBefore = refundApi.calls.RefundRequest;
+    const r = await resolve(mine.id, { action: 'record-refund', note: 'Kaspi: paid after all (ticket 77)' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ state: 'resolved', resolution: { action: 'record-refund' } });
+    expect((await resolve(mine.id, { action: 'record-refund' })).status).toBe(200); // repeated: the same
+    const rows = await t.gateway.db.knex('refunds').where({ txn_id: p.txnId }).orderBy('id');
+    expect(rows.map((x) => [x.status, x.origin])).toEqual([
+      ['declined', 'api'],
+      ['success', 'registry'],
+    ]);
+    expect(refundApi.calls.RefundRequest).toBe(filedBefore);
+    expect(billing.refunds.get(`refund:${rows[1].id}`)?.applied).toBe(1);
+    expect(billing.refunds.get(`refund:${rows[0].id}`)).toBeUndefined();
+    const recorded = await t.gateway.db
+      .knex('audit_log')
+      .where({ action: 'refund.recorded', target_id: String(rows[1].id) });
+    expect(JSON.parse(String(recorded[0].details))).toMatchObject({
+      origin: 'registry',
+      replacesRefundId: String(rows[0].id),
+    });
+    const stored = await t.gateway.services.reconcile.store.getItem(mine.id);
+    expect(stored?.state).toBe('resolved');
+    expect((await t.gateway.services.reconcile.store.getItem(theFatal.id))?.state).toBe('open');
+  });
+
   it('when a cabinet refund is recorded with record-refund, then one success refund (origin registry), nothing sent to Kaspi, the billing told once even when it was down and the resolve is repeated', async () => {
     const p = await credited('500.00');
     const run = await upload(

@@ -157,11 +157,15 @@ describe.each(dbKinds)('[%s] reconciliation over time', (kind) => {
       origin: 'cli',
       operator: null,
     });
+    const counted = { ...svc.runCounts() };
     const w = await svc.watch(new Date(Date.now() + 16 * 60_000));
     expect(w.failedRuns).toBe(1);
+    // gateway_reconcile_runs_total{status="failed"}: the stuck run ended here, as failed.
+    expect(svc.runCounts().failed).toBe((counted.failed ?? 0) + 1);
     expect((await svc.store.getRun(stuck))?.status).toBe('failed');
     const again = await upload(csv, 'from=2026-12-01&to=2026-12-01');
     expect([again.status, again.body.status]).toEqual([201, 'clean']);
+    expect(svc.runCounts().clean).toBe((counted.clean ?? 0) + 1);
     // The file was stored once, byte for byte.
     const files = await t.gateway.db.knex('registry_files').where({ id: fileId });
     expect(files).toHaveLength(1);

@@ -11,6 +11,8 @@ export interface AttentionData {
   stuckCount: number;
   refunds: Refund[];
   jetpay: Payment[];
+  /** Payments carrying a flag, newest first. */
+  flagged: Payment[];
   qr: PurchaseWithPayment[];
   /** Open reconciliation items that need a person, earliest due first. */
   recon: ItemView[];
@@ -54,6 +56,29 @@ export function attentionPage(c: Ctx, d: AttentionData): SafeHtml {
           money(c, p.amount),
           stateText(p.state),
           p.lastError,
+        ]),
+        c.t('nothingToDo'),
+      )}
+      <h2>${c.t('flaggedPayments')}</h2>
+      ${table(
+        null,
+        [
+          c.t('received'),
+          c.t('txnId'),
+          c.t('source'),
+          c.t('account'),
+          c.t('amount'),
+          c.t('state'),
+          c.t('flags'),
+        ],
+        d.flagged.map((p) => [
+          time(c, p.receivedAt),
+          html`<a href="${`/console/payments/${p.id}`}">${p.txnId}</a>`,
+          p.source,
+          p.account,
+          money(c, p.amount),
+          stateText(p.state),
+          p.flags.join(', '),
         ]),
         c.t('nothingToDo'),
       )}

@@ -50,6 +50,12 @@ function qrPart(c: Ctx, d: PaymentPageData, canAct: boolean): SafeHtml | string 
       canAct && d.qr?.r2 && d.refundable > 0 && p.state === 'credited'
         ? returnSessionForm(c, p.id, tengeText(d.refundable), d.qr.key)
         : ''
+    }
+    ${
+      // r1 has no return API at all (kaspi-qr.md): say where it is done instead of showing nothing.
+      d.qr && !d.qr.r2 && !d.qr.r3 && d.refundable > 0 && p.state === 'credited'
+        ? html`<p class="hint">${c.t('r1ReturnHint')}</p>`
+        : ''
     }`;
 }
 

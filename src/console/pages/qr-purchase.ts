@@ -100,6 +100,13 @@ export function returnSessionPage(
             ${r.refundId ? field(c, 'refundId', html`<a href="${`/console/refunds/${r.refundId}`}">${r.refundId}</a>`) : ''}
             ${field(c, 'lastError', r.lastError)}
           </dl>
+          ${
+            // The engine follows the session with Kaspi; this page shows what it knows when loaded.
+            r.state === 'pending'
+              ? html`<p>${c.t('returnPendingHint')}</p>
+                  <p><a href="${`/console/qr/returns/${r.id}`}">${c.t('refreshState')}</a></p>`
+              : ''
+          }
         </section>
         ${
           view.svg && r.state === 'pending'

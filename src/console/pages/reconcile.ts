@@ -157,7 +157,20 @@ export function runPage(
         <button type="submit">${c.t('apply')}</button>
       </form>
       ${reconItemsTable(c, items)}
-      <p><a href="${`/console/reconciliation${query({})}`}">${c.t('reconciliation')}</a></p>`,
+      <p>
+        <a href="${`${runHref(run.id)}/items.csv`}" download>${c.t('downloadItems')}</a> ·
+        <a href="${`${runHref(run.id)}/summary.txt`}" download>${c.t('downloadSummary')}</a> ·
+        <a href="${`/console/reconciliation${query({})}`}">${c.t('reconciliation')}</a>
+      </p>
+      ${
+        roleAtLeast((c.session as Session).role, 'operator')
+          ? html`<form method="post" action="${`${runHref(run.id)}/rerun`}">
+              ${csrfField(c)}
+              <p>${c.t('rerunIntro')}</p>
+              <button type="submit">${c.t('rerun')}</button>
+            </form>`
+          : ''
+      }`,
     status,
   );
 }

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { CLASSES, type ItemClass } from '../../reconcile/reconcile-matcher.js';
-import { reportJson } from '../../reconcile/reconcile-report.js';
+import { itemsCsv, reportJson, summaryText } from '../../reconcile/reconcile-report.js';
 import { allowedActions } from '../../reconcile/reconcile-service.js';
 import { RegistryFileError } from '../../reconcile/registry-errors.js';
 import { NotFoundError, ValidationError } from '../../shared/errors.js';
@@ -108,8 +108,42 @@ export function registerReconcileRoutes(router: Router, deps: ConsoleDeps): void
         ? notice(html`${c.t('uploaded')} ${id}.`)
         : q.duplicate === '1'
           ? notice(html`${c.t('duplicateFile')} ${id}.`)
-          : undefined;
+          : q.rerun === '1'
+            ? notice(html`${c.t('rerunDone')} ${id}.`)
+            : undefined;
     send(res, runPage(c, report.run, items, f, SHOWN_CLASSES, status));
+  });
+
+  // The same two outputs as /api/reconciliations/:id/items.csv and summary.txt (reconcile-report):
+  // whoever may read the run's items on the page may take them away.
+  router.get('/console/reconciliation/runs/:id/items.csv', async (req, res) => {
+    const id = cursor(req.params.id);
+    if (!id) throw new NotFoundError('run');
+    const report = await svcOr404(res).context(id);
+    res
+      .type('text/csv; charset=utf-8')
+      .set('Content-Disposition', `attachment; filename="reconciliation-${report.run.id}-items.csv"`)
+      .send(itemsCsv(report));
+  });
+
+  router.get('/console/reconciliation/runs/:id/summary.txt', async (req, res) => {
+    const id = cursor(req.params.id);
+    if (!id) throw new NotFoundError('run');
+    const report = await svcOr404(res).context(id);
+    res
+      .type('text/plain; charset=utf-8')
+      .set('Content-Disposition', `attachment; filename="reconciliation-${report.run.id}-summary.txt"`)
+      .send(summaryText(report));
+  });
+
+  // Re-match the run's stored rows against what we hold now (after a late pay, a credit, a refund):
+  // a new run, as `reconcile rerun` and POST /api/reconciliations/:id/rerun make; moves no money.
+  router.post('/console/reconciliation/runs/:id/rerun', async (req, res) => {
+    needRole(sess(res), 'operator');
+    const id = cursor(req.params.id);
+    if (!id) throw new NotFoundError('run');
+    const run = await svcOr404(res).rerun(id, actor(req, res), 'console');
+    res.redirect(303, `/console/reconciliation/runs/${run.id}?rerun=1`);
   });
 
   async function showItem(res: Response, id: string, status?: SafeHtml) {

@@ -44,7 +44,7 @@ export function registerRefundsRoutes(router: Router, deps: ConsoleDeps): void {
 
   router.get('/console/attention', async (_req, res) => {
     const stuckSince = new Date(Date.now() - s.stuckAfterMs).toISOString().replace('T', ' ').replace('Z', '');
-    const [credits, fatal, flagged, jetpay, qr, recon] = await Promise.all([
+    const [credits, fatal, flagged, jetpay, qr, recon, flaggedPayments] = await Promise.all([
       deps.payments.unfinishedCredits(s.stuckAfterMs, 100),
       deps.refunds.list({ status: 'fatal', limit: 100 }),
       deps.refunds.list({ flagged: true, limit: 100 }),
@@ -52,6 +52,8 @@ export function registerRefundsRoutes(router: Router, deps: ConsoleDeps): void {
       deps.payments.list({ source: 'jetpay', state: 'awaiting_callback', to: stuckSince, limit: 100 }),
       deps.queries.qrUnknown(),
       deps.reconcile ? deps.reconcile.service.todo({ state: 'open', severity: 'action' }) : [],
+      // JetPay deposits and Kaspi QR purchases a channel flagged (PaymentFlags): newest first.
+      deps.payments.list({ flagged: true, limit: 100 }),
     ]);
     const seen = new Set<string>();
     const refunds = [...flagged, ...fatal].filter((r) => !seen.has(r.id) && (seen.add(r.id), true));
@@ -62,6 +64,7 @@ export function registerRefundsRoutes(router: Router, deps: ConsoleDeps): void {
         stuckCount: credits.stuckCount,
         refunds,
         jetpay,
+        flagged: flaggedPayments,
         qr,
         recon: recon.slice(0, 100) as ItemView[],
       }),
