@@ -39,6 +39,11 @@ const table = (t: Tally) =>
     .map(([k, v]) => `${String(Math.round(v.ms)).padStart(8)} ms ${String(v.n).padStart(7)}×  ${k}`)
     .join('\n');
 
+const mib = (b: number) => Math.round(b / 1024 / 1024);
+/** Calls over 20 ms in order: when they started and ended (s from the import's start), RSS and heap after. */
+const timeline: string[] = [];
+let importStart = 0;
+
 /** Wall time of each call of the store's and the held records' methods (outermost only counted once). */
 function timeMethods(t: Tally, proto: object, label: string): void {
   const p = proto as Record<string, unknown>;
@@ -51,7 +56,15 @@ function timeMethods(t: Tally, proto: object, label: string): void {
       try {
         return await (f as (...a: unknown[]) => Promise<unknown>).apply(this, args);
       } finally {
-        add(t, `${label}.${name}`, performance.now() - t0);
+        const t1 = performance.now();
+        add(t, `${label}.${name}`, t1 - t0);
+        if (t1 - t0 > 20) {
+          const m = process.memoryUsage();
+          const at = (x: number) => ((x - importStart) / 1000).toFixed(1).padStart(5);
+          timeline.push(
+            `${at(t0)}-${at(t1)} s  rss ${mib(m.rss)} MiB heap ${mib(m.heapUsed)} MiB  ${label}.${name}`,
+          );
+        }
       }
     };
   }
@@ -151,8 +164,10 @@ async function main(): Promise<void> {
   global.gc?.();
   const base = process.memoryUsage().rss;
   let peak = base;
+  let peakAt = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const rss = process.memoryUsage().rss;
+    if (rss > peak) [peak, peakAt] = [rss, performance.now()];
   }, 50);
   const steps: Tally = new Map();
   const statements: Tally = new Map();
@@ -161,6 +176,7 @@ async function main(): Promise<void> {
     timeMethods(steps, ReconcileStore.prototype, 'store');
     traceStatements(db.knex, statements);
   }
+  importStart = performance.now();
   const t1 = Date.now();
   const cpu0 = process.cpuUsage();
   const r = await services.reconcile.import(bytes, {
@@ -197,7 +213,9 @@ async function main(): Promise<void> {
       `load average ${os
         .loadavg()
         .map((l) => l.toFixed(2))
-        .join(' ')}\n\nsteps:\n${table(steps)}\n\nstatements:\n${table(statements)}\n`,
+        .join(' ')}\n` +
+        `RSS before ${mib(base)} MiB, peak ${mib(peak)} MiB at ${((peakAt - importStart) / 1000).toFixed(1)} s\n\n` +
+        `timeline:\n${timeline.join('\n')}\n\nsteps:\n${table(steps)}\n\nstatements:\n${table(statements)}\n`,
     );
   await db.close();
   if (!process.env.DATABASE_URL) fs.rmSync(dir, { recursive: true, force: true });

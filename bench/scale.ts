@@ -12,6 +12,8 @@
  * 3. The admin API's lists and searches, first page and a deep page, SCALE_SAMPLES requests each, one
  *    at a time, with a random account/cursor/day/txn_id per request (cold pages, not one cached
  *    answer): p50/p99 against 50 ms; one payment's request-log evidence against 20 ms.
+ * 3b. The same for the console's list pages (SCALE_STEPS console, console-server): payments list
+ *    and search, one day, one payment's page, refunds, audit, attention, signed in as a bench user.
  * 4. The retention job (the gateway's own, through its lease: IPC to bench/gateway-server.ts) purging
  *    the oldest month of request log while pays run at saturation, between two pay runs without it:
  *    pay p99 with / without against 1.5×.
@@ -29,6 +31,7 @@ import autocannon from 'autocannon';
 import supertest from 'supertest';
 import { loadConfig } from '../src/config/config.js';
 import { createDb, type Db } from '../src/db/db.js';
+import { configureLogger } from '../src/log/logger.js';
 import { migrateLatest } from '../src/db/migrate.js';
 import { buildGateway } from '../src/wiring/wiring.js';
 import { captureSelects } from '../test/support/query-plan.js';
@@ -53,7 +56,7 @@ const SAMPLES = num('SCALE_SAMPLES', 200);
 const PURGE_BASE_S = num('SCALE_PURGE_BASE_S', 15);
 const SQLITE_PAYMENTS = num('SCALE_SQLITE_PAYMENTS', 1_000_000);
 const SERVER_SAMPLES = num('SCALE_SERVER_SAMPLES', 30);
-const STEPS = new Set((env.SCALE_STEPS ?? 'rounds,admin,server,purge').split(','));
+const STEPS = new Set((env.SCALE_STEPS ?? 'rounds,admin,console,server,console-server,purge').split(','));
 const MYSQL_URL = env.SCALE_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/gw_scale';
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-scale-'));
@@ -282,8 +285,11 @@ const pct = (xs: number[], p: number) => {
 };
 const rand = (n: number) => Math.floor(Math.random() * n);
 
-/** What the admin API is asked, with a fresh parameter per request. */
-async function adminCases(db: Db, size: FillSize) {
+type Which = 'admin' | 'console';
+type Case = [name: string, path: () => string, goalMs: number];
+
+/** What the admin API (or the console's list pages) is asked, with a fresh parameter per request. */
+async function adminCases(db: Db, size: FillSize, which: Which = 'admin'): Promise<Case[]> {
   const k = db.knex;
   const bounds = (await k('payments').min({ lo: 'id' }).max({ hi: 'id' })) as { lo: string; hi: string }[];
   const lo = Number(bounds[0]?.lo ?? 1);
@@ -307,7 +313,33 @@ async function adminCases(db: Db, size: FillSize) {
     return `from=${d}&to=${next}`;
   };
   const pick = <T>(xs: T[]) => xs[rand(xs.length)] as T;
-  const cases: [string, () => string, number][] = [
+  if (which === 'console') {
+    // The console's from/to are days (Kazakhstan dates), both ends included: one day is from=d&to=d.
+    const oneDay = () => {
+      const d = new Date(oldestMs + (rand(size.days - 2) + 1) * dayMs).toISOString().slice(0, 10);
+      return `from=${d}&to=${d}`;
+    };
+    return [
+      ['payments, first page', () => '/console/payments', 50],
+      ['payments, a deep page (oldest 10%)', () => `/console/payments?before=${deep(0.1)}`, 50],
+      ['search by account, first page', () => `/console/payments?q=${acct()}`, 50],
+      ['search by account, a deep page', () => `/console/payments?q=${acct()}&before=${deep(0.5)}`, 50],
+      ['search by txn_id', () => `/console/payments?q=${txnOf(paymentIndex())}`, 50],
+      ['payments declined, a deep page', () => `/console/payments?state=declined&before=${deep(0.1)}`, 50],
+      ['payments of one day (any day)', () => `/console/payments?${oneDay()}`, 50],
+      ['one payment (refunds, evidence, audit, ledger)', () => `/console/payments/${deep(1)}`, 50],
+      ['refunds, first page', () => '/console/refunds', 50],
+      ['refunds, a deep page', () => `/console/refunds?before=${rand(size.refunds / 10) + 1}`, 50],
+      ['refunds flagged', () => '/console/refunds?flagged=true', 50],
+      ['audit, first page', () => '/console/audit', 50],
+      [
+        'attention (stuck credits, fatal and flagged refunds, JetPay, QR, reconciliation)',
+        () => '/console/attention',
+        50,
+      ],
+    ];
+  }
+  const cases: Case[] = [
     ['payments, first page', () => '/api/payments?limit=50', 50],
     ['payments, a deep page (oldest 10%)', () => `/api/payments?limit=50&before=${deep(0.1)}`, 50],
     ['payments of an account, first page', () => `/api/payments?account=${acct()}&limit=50`, 50],
@@ -335,11 +367,68 @@ async function adminCases(db: Db, size: FillSize) {
   return cases;
 }
 
-async function adminLists(kind: string, db: Db, full: Child, size: FillSize): Promise<void> {
-  const cases = await adminCases(db, size);
+const CONSOLE_LOGIN = 'bench-console';
+const CONSOLE_PASSWORD = 'bench-console-password-0123456789';
+
+/** The console's user for the bench (an admin: the audit page wants one), made once per database. */
+async function ensureConsoleUser(url: string): Promise<void> {
+  const config = loadConfig({
+    env: {},
+    configDir: '/nonexistent',
+    overrides: { ...gatewayEnv(url), NODE_ENV: 'test', PORT: 0, ADMIN_PORT: 0, LOG_LEVEL: 'error' },
+  });
+  const gateway = await buildGateway(config);
+  try {
+    if (await gateway.db.knex('console_users').where({ login: CONSOLE_LOGIN }).first()) return;
+    await gateway.services.users.add(
+      { login: CONSOLE_LOGIN, role: 'admin', password: CONSOLE_PASSWORD },
+      { id: 'cli:bench-scale', ip: null },
+    );
+  } finally {
+    await gateway.stop();
+  }
+}
+
+/** Signs the bench's console user in through `post`; the session cookie to send with each page. */
+async function consoleCookie(
+  post: (path: string, body: string) => Promise<{ status: number; setCookie: string[] }>,
+): Promise<string> {
+  const body = new URLSearchParams({ login: CONSOLE_LOGIN, password: CONSOLE_PASSWORD, next: '/console' });
+  const r = await post('/console/sign-in', body.toString());
+  const cookie = r.setCookie
+    .map((c) => c.split(';')[0] as string)
+    .find((c) => c.startsWith('console_session='));
+  if (r.status !== 303 || !cookie) throw new Error(`console sign-in failed: HTTP ${r.status}`);
+  return cookie;
+}
+
+async function adminLists(
+  kind: string,
+  db: Db,
+  full: Child,
+  size: FillSize,
+  which: Which = 'admin',
+): Promise<void> {
+  const cases = await adminCases(db, size, which);
+  const base = `http://127.0.0.1:${full.adminPort}`;
+  const headers: Record<string, string> =
+    which === 'admin'
+      ? { Authorization: `Bearer ${ADMIN_KEY}` }
+      : {
+          Cookie: await consoleCookie(async (p, body) => {
+            const res = await fetch(`${base}${p}`, {
+              method: 'POST',
+              redirect: 'manual',
+              headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+              body,
+            });
+            await res.arrayBuffer();
+            return { status: res.status, setCookie: res.headers.getSetCookie() };
+          }),
+        };
   say();
   say(
-    `${kind}: admin API on the full database, ${SAMPLES} requests per row one at a time (a random account, cursor, day or txn_id each)`,
+    `${kind}: ${which === 'admin' ? 'admin API' : "the console's list pages (HTML, signed in)"} on the full database, ${SAMPLES} requests per row one at a time (a random account, cursor, day or txn_id each)`,
   );
   say(
     'Each request is followed by a GET /healthz on the same listener (one `select 1`): its p99 is what this ' +
@@ -349,9 +438,7 @@ async function adminLists(kind: string, db: Db, full: Child, size: FillSize): Pr
   say('| --- | ---: | ---: | ---: | ---: | --- | ---: |');
   const get = async (path: string) => {
     const t0 = performance.now();
-    const res = await fetch(`http://127.0.0.1:${full.adminPort}${path}`, {
-      headers: { Authorization: `Bearer ${ADMIN_KEY}` },
-    });
+    const res = await fetch(`${base}${path}`, { headers, redirect: 'manual' });
     await res.arrayBuffer();
     return { ms: performance.now() - t0, ok: res.status === 200 };
   };
@@ -484,7 +571,13 @@ async function purgeDuringPays(kind: string, url: string, db: Db, workDirFor: st
  * the admin app in this process, its SELECTs caught through knex's query event, each run again
  * under ANALYZE. Of SCALE_SERVER_SAMPLES requests per row.
  */
-async function serverTimes(kind: string, url: string, db: Db, size: FillSize): Promise<void> {
+async function serverTimes(
+  kind: string,
+  url: string,
+  db: Db,
+  size: FillSize,
+  which: Which = 'admin',
+): Promise<void> {
   if (db.dialect !== 'mysql') return;
   const version = String(((await db.knex.raw('select version() v')) as [{ v: string }[]])[0][0]?.v);
   if (!/mariadb/i.test(version)) return;
@@ -495,10 +588,23 @@ async function serverTimes(kind: string, url: string, db: Db, size: FillSize): P
   });
   const gateway = await buildGateway(config);
   try {
-    const cases = await adminCases(db, size);
+    const cases = await adminCases(db, size, which);
+    const auth =
+      which === 'admin'
+        ? `Bearer ${ADMIN_KEY}`
+        : await consoleCookie(async (p, body) => {
+            const res = await supertest(gateway.adminApp)
+              .post(p)
+              .type('form')
+              .send(body)
+              .redirects(0)
+              .ok(() => true);
+            const set = res.headers['set-cookie'] as unknown;
+            return { status: res.status, setCookie: Array.isArray(set) ? (set as string[]) : [] };
+          });
     say();
     say(
-      `${kind}: the database's own time per admin request (ANALYZE FORMAT=JSON of each of its SELECTs, ` +
+      `${kind}: the database's own time per ${which === 'admin' ? 'admin request' : 'console page'} (ANALYZE FORMAT=JSON of each of its SELECTs, ` +
         `summed), ${SERVER_SAMPLES} requests per row, fresh parameters each`,
     );
     say('| request | statements | p50 ms | max ms | rows read, max | indexes |');
@@ -508,9 +614,13 @@ async function serverTimes(kind: string, url: string, db: Db, size: FillSize): P
       const rowsRead: number[] = [];
       const keys = new Set<string>();
       let statements = 0;
+      let bad = 0;
       for (let i = 0; i < SERVER_SAMPLES; i++) {
         const selects = await captureSelects(gateway.db, async () => {
-          await supertest(gateway.adminApp).get(path()).set('Authorization', `Bearer ${ADMIN_KEY}`);
+          const res = await supertest(gateway.adminApp)
+            .get(path())
+            .set(which === 'admin' ? 'Authorization' : 'Cookie', auth);
+          if (res.status !== 200) bad++;
         });
         statements = selects.length;
         let ms = 0;
@@ -533,7 +643,7 @@ async function serverTimes(kind: string, url: string, db: Db, size: FillSize): P
       }
       say(
         `| ${name} | ${statements} | ${fmt(pct(times, 50), 2)} | ${fmt(Math.max(...times), 2)} | ` +
-          `${Math.round(Math.max(...rowsRead))} | ${[...keys].join(', ')} |`,
+          `${Math.round(Math.max(...rowsRead))} | ${[...keys].join(', ')}${bad ? ` (${bad} not 200)` : ''} |`,
       );
     }
   } finally {
@@ -556,14 +666,17 @@ async function runFor(kind: string, url: string, size: FillSize): Promise<void> 
     gatewayEnv(emptyUrl),
     workDir,
   );
+  if (STEPS.has('console') || STEPS.has('console-server')) await ensureConsoleUser(url);
   const full = await startChild(`gateway-full-${kind}`, 'bench/gateway-server.ts', gatewayEnv(url), workDir);
   const db = createDb(url);
   try {
     if (STEPS.has('rounds')) await payAndCheck(kind, empty, full);
     await empty.stop();
     if (STEPS.has('admin')) await adminLists(kind, db, full, size);
+    if (STEPS.has('console')) await adminLists(kind, db, full, size, 'console');
     await full.stop();
     if (STEPS.has('server')) await serverTimes(kind, url, db, size);
+    if (STEPS.has('console-server')) await serverTimes(kind, url, db, size, 'console');
     if (STEPS.has('purge')) await purgeDuringPays(kind, url, db, workDir);
   } finally {
     await empty.stop();
@@ -576,6 +689,8 @@ async function runFor(kind: string, url: string, size: FillSize): Promise<void> 
   }
 }
 
+// The in-process gateways of the server steps: their access lines are not this report.
+configureLogger({ level: 'error', format: 'pretty' });
 const load1 = os.loadavg()[0] as number;
 say(
   `# bench:scale — ${new Date().toISOString()}; ${os.cpus().length} CPUs, load average ${fmt(load1, 1)} at the start; node ${process.version}; logs in ${workDir}`,

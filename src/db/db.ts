@@ -154,7 +154,8 @@ export function isRetryableTxError(e: unknown): boolean {
 
 /** UTC wall time as stored in DATETIME(3)/TEXT columns: sorts and compares the same on both databases. */
 export function dbTime(d: Date = new Date()): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '');
+  const iso = d.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
 }
 
 export function fromDbTime(v: string | Date | null | undefined): Date | null {

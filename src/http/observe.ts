@@ -17,7 +17,8 @@ export interface Outcome {
 }
 
 export function noteOutcome(res: Response, outcome: Outcome): void {
-  Object.assign(res.locals, { outcome: { ...(res.locals.outcome as Outcome | undefined), ...outcome } });
+  const had = res.locals.outcome as Outcome | undefined;
+  res.locals.outcome = had ? { ...had, ...outcome } : outcome;
 }
 
 export interface ObserveOptions {
@@ -32,29 +33,41 @@ export interface ObserveOptions {
  * out, so they add no wait to it. The line carries the request id, the txn_id and the outcome.
  */
 export function observeRequests(opts: ObserveOptions): RequestHandler {
-  const quiet = new Set(opts.quietPaths ?? []);
+  const watch = requestWatcher(opts);
   return (req: Request, res: Response, next: NextFunction) => {
-    res.once('close', () => {
-      const outcome = (res.locals.outcome as Outcome | undefined) ?? {};
-      const route = req.route as { path?: unknown } | undefined;
-      const endpoint =
-        outcome.endpoint ?? (typeof route?.path === 'string' ? `${req.baseUrl}${route.path}` : 'unmatched');
-      const status = res.writableFinished ? res.statusCode : 'aborted';
-      const result = outcome.result === undefined || outcome.result === null ? '' : String(outcome.result);
-      const ms = elapsedMs(req);
-      opts.metrics?.observeRequest(endpoint, status, result, ms / 1000);
-      opts.log.log(quiet.has(req.path) ? 'debug' : 'info', 'request', {
-        requestId: req.id,
-        method: req.method,
-        path: req.path,
-        endpoint,
-        status,
-        result: result || undefined,
-        txnId: outcome.txnId ?? undefined,
-        ms: Math.round(ms * 10) / 10,
-        ip: clientIp(req),
-      });
-    });
+    watch(res);
     next();
   };
+}
+
+/**
+ * What observeRequests does to one request, for a route that comes before the middleware stack (the
+ * Kaspi path): one `close` listener, the same for every request (no closure per request; the
+ * request is the answer's own `req`).
+ */
+export function requestWatcher(opts: ObserveOptions): (res: Response) => void {
+  const quiet = new Set(opts.quietPaths ?? []);
+  function onClose(this: Response): void {
+    const req = this.req;
+    const outcome = (this.locals.outcome as Outcome | undefined) ?? {};
+    const route = req.route as { path?: unknown } | undefined;
+    const endpoint =
+      outcome.endpoint ?? (typeof route?.path === 'string' ? `${req.baseUrl}${route.path}` : 'unmatched');
+    const status = this.writableFinished ? this.statusCode : 'aborted';
+    const result = outcome.result === undefined || outcome.result === null ? '' : String(outcome.result);
+    const ms = elapsedMs(req);
+    opts.metrics?.observeRequest(endpoint, status, result, ms / 1000);
+    opts.log.log(quiet.has(req.path) ? 'debug' : 'info', 'request', {
+      requestId: req.id,
+      method: req.method,
+      path: req.path,
+      endpoint,
+      status,
+      result: result || undefined,
+      txnId: outcome.txnId ?? undefined,
+      ms: Math.round(ms * 10) / 10,
+      ip: clientIp(req),
+    });
+  }
+  return (res: Response) => void res.once('close', onClose);
 }

@@ -18,11 +18,16 @@ const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
  * of the request runs inside its context, so every log line it causes carries the id.
  */
 export function requestId(req: Request, res: Response, next: NextFunction): void {
-  const given = req.get('x-request-id');
-  req.id = given && SAFE_ID.test(given) ? given : randomUUID();
+  startRequest(req, res);
+  runWithRequestContext({ requestId: req.id }, next);
+}
+
+/** The id and start time, without the context (for a route that enters its own, the Kaspi path). */
+export function startRequest(req: Request, res: Response): void {
+  const given = req.headers['x-request-id'];
+  req.id = typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
   req.startedAt = process.hrtime.bigint();
   res.setHeader('X-Request-Id', req.id);
-  runWithRequestContext({ requestId: req.id }, next);
 }
 
 export function elapsedMs(req: Request): number {
@@ -34,6 +39,9 @@ export function elapsedMs(req: Request): number {
  * and the Kaspi route and the access line both want it.
  */
 export function clientIp(req: Request): string | undefined {
-  if (req.clientIpOnce === undefined) req.clientIpOnce = req.ip ?? '';
+  if (req.clientIpOnce === undefined)
+    // Without a trusted proxy (TRUST_PROXY unset) req.ip is the socket's address whatever
+    // X-Forwarded-For says; Express parses that header anyway (forwarded, proxy-addr) to find out.
+    req.clientIpOnce = (req.app.get('trust proxy') === false ? req.socket.remoteAddress : req.ip) ?? '';
   return req.clientIpOnce === '' ? undefined : req.clientIpOnce;
 }

@@ -10,6 +10,7 @@ import { isRejection, validateKaspiRequest, type KaspiRules } from './kaspi-requ
 import { renderCheck, renderPay } from './kaspi-xml.js';
 
 const log = getLogger('kaspi');
+const XML_TYPE = 'text/xml; charset=utf-8';
 
 export interface KaspiDeps {
   path: string;
@@ -97,7 +98,9 @@ export function kaspiHandler(deps: KaspiDeps): RequestHandler {
     // A label, so only the two commands we know: anything else a caller sends is plain `kaspi`.
     const endpoint = command === 'check' || command === 'pay' ? `kaspi_${command}` : 'kaspi';
     noteOutcome(res, { endpoint, result, txnId });
-    res.status(200).type('text/xml; charset=utf-8').send(body);
+    // What res.status().type().send() sends for this body, without its content-type parsing.
+    res.writeHead(200, { 'Content-Type': XML_TYPE, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
     deps.requestLog.record({
       ...entry,
       command,

@@ -18,7 +18,12 @@ const XML_ESCAPES: Record<string, string> = {
 // eslint-disable-next-line no-control-regex
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
+// Anything either replace below would change: most values (ids, sums, names) have none of it.
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
 export function escapeXml(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
   return text.replace(INVALID_XML, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c] as string);
 }
 

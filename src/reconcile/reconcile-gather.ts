@@ -11,6 +11,7 @@ import {
   type OurPayment,
 } from './reconcile-matcher.js';
 import type { ReconcileSettings } from './reconcile-types.js';
+import { precisionPrefix } from './registry-parse.js';
 import type { Profile, RegistryRow } from './registry-profile.js';
 
 export function matchSettings(
@@ -49,7 +50,13 @@ export async function gatherAndMatch(
     data.filter((r) => r.kind === 'refund' && !r.txnIdPrecision).map((r) => r.txnId as string),
     s.offset,
   );
-  const precision = data.filter((r) => r.txnIdPrecision).map((r) => (r.txnId as string).slice(0, 15));
+  const precision = data
+    .filter((r) => r.txnIdPrecision)
+    .map((r) => ({
+      prefix: precisionPrefix(r.txnId as string),
+      length: (r.txnId as string).length,
+      amount: r.amount as number,
+    }));
   const precisionCandidates = precision.length ? await held.precisionCandidates(s.sources, precision) : [];
   // The period: given, or the days the rows span (the matcher infers it the same way).
   let p = period;

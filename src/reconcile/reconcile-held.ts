@@ -116,18 +116,33 @@ export class HeldRecords {
     }
   }
 
-  async precisionCandidates(sources: readonly string[], prefixes: readonly string[]): Promise<OurPayment[]> {
-    const out: OurPayment[] = [];
-    for (const p of new Set(prefixes)) {
+  /**
+   * Candidates for precision-damaged txn_ids: our payments whose txn_id starts with the digits left
+   * (a range on the txn_id index: `p <= txn_id < p + ':'`, as ':' follows '9'), of the same length
+   * and amount; at most 50 for each.
+   */
+  async precisionCandidates(
+    sources: readonly string[],
+    wanted: ReadonlyArray<{ prefix: string; length: number; amount: number }>,
+  ): Promise<OurPayment[]> {
+    const out = new Map<string, OurPayment>();
+    const seen = new Set<string>();
+    for (const w of wanted) {
+      const key = `${w.prefix}|${w.length}|${w.amount}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const rows = (await this.db
         .knex('payments')
         .whereIn('source', sources)
-        .where('txn_id', 'like', `${p}%`)
+        .where('txn_id', '>=', w.prefix)
+        .where('txn_id', '<', `${w.prefix}:`)
+        .whereRaw('length(txn_id) = ?', [w.length])
+        .where('amount', w.amount)
         .limit(50)
         .select(PAYMENT_COLUMNS)) as Row[];
-      for (const r of rows) out.push(toOurPayment(r));
+      for (const r of rows) out.set(String(r.id), toOurPayment(r));
     }
-    return out;
+    return [...out.values()];
   }
 
   async refundsByTxn(txnIds: readonly string[], offset: string): Promise<Map<string, OurRefund[]>> {

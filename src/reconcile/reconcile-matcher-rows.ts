@@ -6,6 +6,7 @@
 import type { MatchRun } from './reconcile-matcher-run.js';
 import { PENDING_PAYMENT } from './reconcile-matcher-run.js';
 import { matchRefund } from './reconcile-matcher-refund.js';
+import { precisionPrefix } from './registry-parse.js';
 import { compareAccount } from './registry-profile.js';
 
 export function rowPass(run: MatchRun): void {
@@ -73,7 +74,7 @@ export function rowPass(run: MatchRun): void {
       run.registry.refunds.amount += amount;
     }
     if (r.txnIdPrecision) {
-      const prefix = txnId.slice(0, 15);
+      const prefix = precisionPrefix(txnId);
       const candidates = run.input.precisionCandidates
         .filter(
           (p) =>

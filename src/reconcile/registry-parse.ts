@@ -76,13 +76,27 @@ const SPACES = /^[\s\u00a0\u2007\u2009\u202f']+|[\s\u00a0\u2007\u2009\u202f]+$/g
 
 export function parseTxnIdText(input: string): Parsed<TxnIdParse> {
   const s = input.replace(SPACES, '').replace(/\.0+$/, '');
-  if (/^\d+(?:[.,]\d+)?e\+?\d+$/i.test(s)) {
-    // "1.23457E+17", as Excel writes a long number to CSV: the digits are gone.
-    const digits = s.replace(/[.,]/, '').replace(/e.*$/i, '');
-    return ok({ txnId: digits, precision: true });
+  const sci = /^(\d+)(?:[.,](\d+))?e\+?(\d+)$/i.exec(s);
+  if (sci) {
+    // "1.23457E+17", as Excel writes a long number to CSV: only the leading digits are left. The
+    // txn_id is the number written out (123457000000000000, its length right), never matched as is.
+    const [whole, frac = '', exp] = [sci[1] as string, sci[2], Number(sci[3])];
+    const digits = (whole + frac).replace(/^0+(?=\d)/, '');
+    const length = whole.replace(/^0+/, '').length + exp;
+    if (frac.length > exp || length > 32 || length < digits.length) return bad(`not a txn_id: ${input}`);
+    return ok({ txnId: digits.padEnd(length, '0'), precision: true });
   }
   if (!/^\d{1,18}$/.test(s)) return bad(`not a txn_id: ${input}`);
   return ok({ txnId: s, precision: false });
+}
+
+/**
+ * The digits a precision-damaged txn_id still has right: at most the first 15 (what Excel keeps of a
+ * number), fewer when the file wrote fewer (the trailing zeros of "1.23457E+17" written out).
+ * Candidates are our payments whose txn_id starts with them and has the same length.
+ */
+export function precisionPrefix(txnId: string): string {
+  return txnId.replace(/0+$/, '').slice(0, 15);
 }
 
 export function parseTxnIdNumber(n: number): Parsed<TxnIdParse> {

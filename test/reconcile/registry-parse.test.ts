@@ -5,6 +5,7 @@ import {
   parseDateSerial,
   parseDateText,
   parseTxnIdNumber,
+  precisionPrefix,
   parseTxnIdText,
 } from '../../src/reconcile/registry-parse.js';
 import { formatTenge } from '../../src/shared/money.js';
@@ -104,6 +105,20 @@ describe('registry txn_ids', () => {
     expect(value(parseTxnIdNumber(3011234567890123))?.precision).toBe(true);
     expect(value(parseTxnIdNumber(Number('301123456789012345')))?.precision).toBe(true);
     expect(parseTxnIdNumber(12.5).ok).toBe(false);
+  });
+
+  it('when a txn_id is text in scientific notation (Excel to CSV), then precision, written out to its length', () => {
+    expect(value(parseTxnIdText('1.23457E+17'))).toEqual({ txnId: '123457000000000000', precision: true });
+    expect(value(parseTxnIdText('1,23457e+17'))).toEqual({ txnId: '123457000000000000', precision: true });
+    expect(value(parseTxnIdText('3E17'))).toEqual({ txnId: '300000000000000000', precision: true });
+    expect(value(parseTxnIdText('12.5E+16'))).toEqual({ txnId: '125000000000000000', precision: true });
+    // Not an integer, or longer than any txn_id column: not a txn_id at all.
+    expect(parseTxnIdText('1.2345E+2').ok).toBe(false);
+    expect(parseTxnIdText('1E+99').ok).toBe(false);
+    expect(precisionPrefix('123457000000000000')).toBe('123457');
+    expect(precisionPrefix(value(parseTxnIdNumber(Number('301123456789012345')))?.txnId ?? '')).toBe(
+      '301123456789012',
+    );
   });
 
   it('when any id of 1–18 digits is text, then it reads back as the same string (property)', () => {

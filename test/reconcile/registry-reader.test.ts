@@ -279,7 +279,7 @@ describe('registry files: CSV', () => {
       ]),
     );
     expect(got.map((r) => [r.txnId, r.txnIdPrecision])).toEqual([
-      ['123457', true],
+      ['123457000000000000', true],
       ['1234567', false],
       ['1234567', false],
       ['007', false],
