@@ -7,6 +7,7 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  testTimeout: 60000,
+  // Generous: the process tests start gateway children (tsx compiles each at start), slow on a busy machine.
+  testTimeout: 120000,
   maxWorkers: 2,
 };
