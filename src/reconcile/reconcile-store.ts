@@ -72,6 +72,9 @@ function* rowValues(fileId: string, rows: readonly RegistryRow[]): Generator<unk
     ];
 }
 
+/** One statement's share of a registry file on MySQL (sent as hex: 2 MiB of statement). */
+const FILE_CHUNK = 1024 * 1024;
+
 export interface NewFile {
   sha256: string;
   fileName: string | null;
@@ -116,19 +119,40 @@ export class ReconcileStore {
     return r?.content ? Buffer.from(r.content) : null;
   }
 
-  /** Throws a unique violation when the same sha256 is already stored: the caller takes the winner. */
+  /**
+   * Throws a unique violation when the same sha256 is already stored: the caller takes the winner.
+   * On MySQL the bytes go in pieces of FILE_CHUNK in one transaction: mysql2 writes a Buffer into
+   * the statement as hex, twice its size, and one statement must fit the server's
+   * max_allowed_packet (16 MiB by default), so a 10 MiB registry in one INSERT was refused. The
+   * transaction makes the stored file whole or absent, never a prefix under its sha256.
+   */
   async insertFile(f: NewFile): Promise<string> {
-    const [id] = await this.db.knex('registry_files').insert({
+    const row = {
       sha256: f.sha256,
       file_name: f.fileName?.slice(0, 255) ?? null,
       bytes: f.content.length,
       format: f.format,
       encoding: f.encoding,
       sheet: f.sheet?.slice(0, 255) ?? null,
-      content: f.content,
       created_at: dbTime(),
+    };
+    if (this.db.dialect !== 'mysql' || f.content.length <= FILE_CHUNK) {
+      const [id] = await this.db.knex('registry_files').insert({ ...row, content: f.content });
+      return String(id);
+    }
+    return this.db.knex.transaction(async (trx) => {
+      const [inserted] = await trx('registry_files').insert({
+        ...row,
+        content: f.content.subarray(0, FILE_CHUNK),
+      });
+      const id = String(inserted);
+      for (let at = FILE_CHUNK; at < f.content.length; at += FILE_CHUNK)
+        await trx.raw('update `registry_files` set `content` = concat(`content`, ?) where `id` = ?', [
+          f.content.subarray(at, at + FILE_CHUNK),
+          id,
+        ]);
+      return id;
     });
-    return String(id);
   }
 
   /** Throws a unique violation while another run of the same file is running (active_file_id). */
