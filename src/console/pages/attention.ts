@@ -2,6 +2,7 @@ import type { PurchaseWithPayment } from '../../kaspi-qr/kaspi-qr-store.js';
 import type { Payment } from '../../payments/payment-store.js';
 import type { Refund } from '../../refunds/refund-store.js';
 import { html, type HtmlValue, type SafeHtml } from '../html.js';
+import type { MsgKey } from '../i18n.js';
 import { layout, money, stateText, table, time, type Ctx } from './layout.js';
 import { reconItemsTable, type ItemView } from './reconcile.js';
 import { refundHead, refundRows } from './refunds.js';
@@ -16,6 +17,24 @@ export interface AttentionData {
   qr: PurchaseWithPayment[];
   /** Open reconciliation items that need a person, earliest due first. */
   recon: ItemView[];
+}
+
+/** Payments a person must look at: the same columns, the last one saying why. */
+function paymentTable(c: Ctx, list: Payment[], why: MsgKey, reason: (p: Payment) => HtmlValue): SafeHtml {
+  return table(
+    null,
+    [c.t('received'), c.t('txnId'), c.t('source'), c.t('account'), c.t('amount'), c.t('state'), c.t(why)],
+    list.map((p) => [
+      time(c, p.receivedAt),
+      html`<a href="${`/console/payments/${p.id}`}">${p.txnId}</a>`,
+      p.source,
+      p.account,
+      money(c, p.amount),
+      stateText(p.state),
+      reason(p),
+    ]),
+    c.t('nothingToDo'),
+  );
 }
 
 export function attentionPage(c: Ctx, d: AttentionData): SafeHtml {
@@ -37,51 +56,9 @@ export function attentionPage(c: Ctx, d: AttentionData): SafeHtml {
         c.t('nothingToDo'),
       )}
       <h2>${c.t('stuckCredits')} (${d.stuckCount})</h2>
-      ${table(
-        null,
-        [
-          c.t('received'),
-          c.t('txnId'),
-          c.t('source'),
-          c.t('account'),
-          c.t('amount'),
-          c.t('state'),
-          c.t('lastError'),
-        ],
-        d.stuck.map((p) => [
-          time(c, p.receivedAt),
-          html`<a href="${`/console/payments/${p.id}`}">${p.txnId}</a>`,
-          p.source,
-          p.account,
-          money(c, p.amount),
-          stateText(p.state),
-          p.lastError,
-        ]),
-        c.t('nothingToDo'),
-      )}
+      ${paymentTable(c, d.stuck, 'lastError', (p) => p.lastError)}
       <h2>${c.t('flaggedPayments')}</h2>
-      ${table(
-        null,
-        [
-          c.t('received'),
-          c.t('txnId'),
-          c.t('source'),
-          c.t('account'),
-          c.t('amount'),
-          c.t('state'),
-          c.t('flags'),
-        ],
-        d.flagged.map((p) => [
-          time(c, p.receivedAt),
-          html`<a href="${`/console/payments/${p.id}`}">${p.txnId}</a>`,
-          p.source,
-          p.account,
-          money(c, p.amount),
-          stateText(p.state),
-          p.flags.join(', '),
-        ]),
-        c.t('nothingToDo'),
-      )}
+      ${paymentTable(c, d.flagged, 'flags', (p) => p.flags.join(', '))}
       <h2>${c.t('flaggedJetpay')}</h2>
       ${table(
         null,
